@@ -1,0 +1,58 @@
+/* program.c: the user-facing conventions shared by the programs. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "program.h"
+
+void program_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void program_usage_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	exit(PROGRAM_EXIT_USAGE);
+}
+
+void program_version(const char *prog)
+{
+	printf("%s (mli) %s\n", prog, PACKAGE_VERSION);
+	program_close_stdout(prog);
+	exit(0);
+}
+
+void program_output_failed(const char *prog, int rc)
+{
+	if (rc == MLI_EPIPE || (rc == MLI_ESYS && errno == EPIPE)) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+		_exit(128 + SIGPIPE);
+	}
+	fprintf(stderr, "%s: stdout: %s\n", prog, mli_strerror(rc));
+	exit(PROGRAM_EXIT_FAILURE);
+}
+
+void program_refuse_terminal(const char *prog)
+{
+	if (isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "%s: stdout is a terminal; frames are binary: redirect or pipe them\n", prog);
+		exit(PROGRAM_EXIT_USAGE);
+	}
+}
+
+void program_close_stdout(const char *prog)
+{
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+		program_output_failed(prog, MLI_ESYS);
+}

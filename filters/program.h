@@ -1,0 +1,35 @@
+/* program.h: what every mli program does the same way when it talks to
+ * the user: usage errors (exit 2), --version, failures (exit 1), a closed
+ * downstream pipe (a quiet end), and refusing to write frames to a
+ * terminal. These print and exit, so they live here and not in libcore. */
+#ifndef MLI_PROGRAM_H
+#define MLI_PROGRAM_H
+
+#include <stdio.h>
+
+#define PROGRAM_EXIT_FAILURE 1
+#define PROGRAM_EXIT_USAGE 2
+
+/* Sets up signals (a write to a closed pipe returns EPIPE instead of
+ * killing the program in the middle of a frame). */
+void program_init(void);
+
+/* Prints "PROG: message" and a pointer to --help; exits 2. */
+void program_usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+
+/* Prints "PROG (mli) VERSION" on stdout; exits 0. */
+void program_version(const char *prog) __attribute__((noreturn));
+
+/* Ends the program after a failed write of frames or text to stdout:
+ * quietly, by SIGPIPE as cat(1) would, when the reader has gone (rc is
+ * MLI_EPIPE); otherwise with "PROG: stdout: why" and exit 1. */
+void program_output_failed(const char *prog, int rc) __attribute__((noreturn));
+
+/* Exits 2 with a message when stdout is a terminal: frames are binary. */
+void program_refuse_terminal(const char *prog);
+
+/* Flushes and closes stdout, ending as program_output_failed() on error. */
+void program_close_stdout(const char *prog);
+
+#endif

@@ -1,0 +1,29 @@
+/* cli.h: command-line conventions shared by every program: checked
+ * number parsing and the decision to show progress. The parts that print
+ * and exit live with the programs (filters/program.c). */
+#ifndef MLI_CLI_H
+#define MLI_CLI_H
+
+#include <stdint.h>
+
+/* Parses a whole decimal integer in [lo, hi]. Returns 0, MLI_EINVAL for
+ * text that is not a number, or MLI_ERANGE. */
+int mli_parse_long(const char *s, long lo, long hi, long *out);
+
+/* Parses a size: a whole number with an optional K, M or G suffix
+ * (powers of 1024), at most max. Returns 0, MLI_EINVAL or MLI_ERANGE. */
+int mli_parse_size(const char *s, uint64_t max, uint64_t *out);
+
+/* Parses a decimal number (as strtod) in [lo, hi]. */
+int mli_parse_double(const char *s, double lo, double hi, double *out);
+
+enum mli_progress_mode {
+	MLI_PROGRESS_AUTO = 0,  /* when stderr is a terminal */
+	MLI_PROGRESS_ON,        /* --progress */
+	MLI_PROGRESS_OFF        /* --quiet */
+};
+
+/* Whether to show progress on fd under this mode. */
+int mli_progress_wanted(int mode, int fd);
+
+#endif

@@ -1,0 +1,42 @@
+/* kernels.c: choosing the kernel table from the CPU and MLI_KERNELS. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "kernels.h"
+#include "kernels_impl.h"
+
+static const struct mli_kernels table_ref = {
+	.name = "ref",
+	.u8_to_f32 = mli__u8_to_f32_ref,
+};
+
+#ifdef MLI_HAVE_AVX2
+static const struct mli_kernels table_avx2 = {
+	.name = "avx2",
+	.u8_to_f32 = mli__u8_to_f32_avx2,
+};
+#endif
+
+const struct mli_kernels *mli_kernels_ref(void)
+{
+	return &table_ref;
+}
+
+const struct mli_kernels *mli_kernels_select(void)
+{
+	const char *want = getenv("MLI_KERNELS");
+	const struct mli_kernels *best = &table_ref;
+
+#ifdef MLI_HAVE_AVX2
+	if (mli_cpu_has_avx2_fma())
+		best = &table_avx2;
+#endif
+	if (!want || !*want || strcmp(want, "auto") == 0)
+		return best;
+	if (strcmp(want, "ref") == 0)
+		return &table_ref;
+	if (strcmp(want, best->name) == 0)
+		return best;
+	return NULL;
+}
