@@ -1,0 +1,12 @@
+#!/usr/bin/env bats
+# fuzz-replay.bats: every fuzz corpus replayed through its target.
+
+setup() {
+	load helper
+}
+
+@test "the frame corpus replays through the frame reader without a crash" {
+	run -0 "$MLI_BUILDDIR/fuzz/replay-frame" "$MLI_SRCDIR/fuzz/corpus/frame"
+	[[ "$output" == *"ok 1 - "*"frame: "[1-9]*" inputs replayed"* ]]
+	[[ "$output" != *"not ok"* ]]
+}
