@@ -25,3 +25,48 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
 		echo $((20000 + RANDOM % 20000))
 }
+
+# Prints the examples of a man page as a script of tab-separated lines:
+# "cmd<TAB>COMMAND" for each "$ COMMAND" line of the EXAMPLES section's
+# literal displays, and "out<TAB>LINE" for each line of expected output
+# shown after it.
+man_examples() {
+	awk '
+		/^\.Sh / { in_ex = ($2 == "EXAMPLES") }
+		in_ex && /^\.Bd -literal/ { lit = 1; next }
+		in_ex && /^\.Ed/ { lit = 0; next }
+		in_ex && lit && /^\$ / { sub(/^\$ /, ""); print "cmd\t" $0; next }
+		in_ex && lit { print "out\t" $0 }
+	' "$1" | sed 's/\\e/\\/g; s/\\(aq/'"'"'/g'
+}
+
+# Runs every example of a man page in the current directory with bash,
+# requiring each command to succeed and, where the page shows output, to
+# print exactly that.
+run_man_examples() {
+	local kind line cmd="" expected="" got
+	check_one() {
+		[ -n "$cmd" ] || return 0
+		got=$(bash -o pipefail -c "$cmd" 2>"$BATS_TEST_TMPDIR/example.err") || {
+			echo "example failed: $cmd"
+			cat "$BATS_TEST_TMPDIR/example.err"
+			return 1
+		}
+		if [ -n "$expected" ] && [ "$got" != "${expected%$'\n'}" ]; then
+			echo "example: $cmd"
+			echo "expected: ${expected%$'\n'}"
+			echo "got:      $got"
+			return 1
+		fi
+	}
+	while IFS=$'\t' read -r kind line; do
+		if [ "$kind" = cmd ]; then
+			check_one || return 1
+			cmd=$line
+			expected=""
+		else
+			expected+="$line"$'\n'
+		fi
+	done < <(man_examples "$1")
+	check_one
+}
