@@ -9,12 +9,18 @@
 static const struct mli_kernels table_ref = {
 	.name = "ref",
 	.u8_to_f32 = mli__u8_to_f32_ref,
+	.sgemm_mr = MLI_SGEMM_REF_MR,
+	.sgemm_nr = MLI_SGEMM_REF_NR,
+	.sgemm_ukr = mli__sgemm_ukr_ref,
 };
 
 #ifdef MLI_HAVE_AVX2
 static const struct mli_kernels table_avx2 = {
 	.name = "avx2",
 	.u8_to_f32 = mli__u8_to_f32_avx2,
+	.sgemm_mr = MLI_SGEMM_AVX2_MR,
+	.sgemm_nr = MLI_SGEMM_AVX2_NR,
+	.sgemm_ukr = mli__sgemm_ukr_avx2,
 };
 #endif
 
