@@ -23,7 +23,9 @@ enum mli_tag {
 	MLI_TAG_BATCH_LABELS = 10,
 	MLI_TAG_COUNT = 16,
 	MLI_TAG_BYTES = 17,
-	MLI_TAG_DIGEST = 18
+	MLI_TAG_DIGEST = 18,
+	MLI_TAG_HTTP_STATUS = 32,   /* ENCODED: 4 bytes, the final HTTP status (mli-fetch) */
+	MLI_TAG_CONTENT_TYPE = 33   /* ENCODED: the server's Content-Type header, as text */
 };
 
 /* Tensor element types. */
