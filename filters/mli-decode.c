@@ -1,0 +1,584 @@
+/* mli-decode: encoded images in, pixels (or re-encoded JPEGs) out.
+ *
+ * Reads ENCODED records from each FILE (or stdin) and writes, in input
+ * order, one IMAGE record per usable image (PIXELS [height, width, 3]
+ * uint8 RGB, KEY and LABELS carried over) or, with --encode, one ENCODED
+ * JPEG record at the new size. The decoding is in libcore (decode.h); this
+ * file parses options, feeds a ring of jobs to --threads workers, and
+ * writes the results in the order they were read, so that the output is
+ * the same bytes whatever the number of threads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "jpeg.h"
+#include "mli.h"
+#include "program.h"
+
+static const char *const prog = "mli-decode";
+
+#define THREADS_MAX 256
+#define MAX_PIXELS_DEFAULT (100ULL * 1000 * 1000)
+#define MAX_SCANS_DEFAULT 100
+
+struct options {
+	struct mli_decode_options dopt;
+	int quality;              /* --encode: JPEG quality; 0: write pixels */
+	int threads;
+	int strict;
+	int level;                /* zstd level of the output; -1: none */
+	const char *failures;
+	int progress_mode;
+	char **files;
+	int n_files;
+};
+
+enum job_state { JOB_FREE, JOB_QUEUED, JOB_DONE };
+
+/* One record on its way through: the input fields copied out of the
+ * reader's buffer, then the result. */
+struct job {
+	enum job_state state;
+	int type;
+	uint8_t *in;               /* labels, then key, blob and source bytes */
+	size_t in_cap;
+	size_t n_labels, key_len, blob_len, source_len;
+	int has_source;
+	int rc;                    /* 0, or MLI_E* with fault set */
+	const char *skip;          /* a reason that is not a decode fault */
+	struct mli_fault fault;
+	struct mli_image img;      /* pixels [height, width, 3] */
+	uint8_t *jpeg;             /* --encode output */
+	size_t jpeg_len;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct job *jobs;
+	size_t n_jobs;
+	uint64_t next_take;        /* sequence number of the next job to decode */
+	uint64_t queued;           /* jobs before this sequence number are queued */
+	int stop;
+	const struct options *opt;
+	pthread_t *threads;
+	int n_threads;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: %s [-pq] [-s N] [-m N] [-S WxH] [--upscale] [-e Q] [-j N] [-L LEVEL]\n"
+		"       [--max-pixels N] [--max-scans N] [--lenient] [--strict] [--failures FILE] [FILE ...]\n"
+		"Decode encoded-image records to pixels (stdin when no FILE or FILE is -).\n"
+		"\n"
+		"  -s, --short-side N    scale so that the shorter side is N pixels\n"
+		"  -m, --max-side N      scale so that the longer side is at most N pixels\n"
+		"  -S, --size WxH        resize to exactly W by H pixels\n"
+		"      --upscale         let --short-side and --max-side enlarge images\n"
+		"  -e, --encode Q        write JPEG records of quality Q (1-100) instead of pixels\n"
+		"  -j, --threads N       decode on N threads (default: every online CPU)\n"
+		"  -L, --level LEVEL     zstd level of the output frames (0: none; default 3)\n"
+		"      --max-pixels N    skip images of more than N pixels (default 100M)\n"
+		"      --max-scans N     skip JPEGs of more than N scans (default %d; 0: no cap)\n"
+		"      --lenient         decode JPEGs despite libjpeg's warnings\n"
+		"      --strict          stop at the first record that cannot be decoded\n"
+		"      --failures FILE   append a line per skipped record: key, reason, detail\n"
+		"  -p, --progress        show progress on stderr even when it is not a terminal\n"
+		"  -q, --quiet           no progress, no messages about skipped records, no summary\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show the version\n", prog, MAX_SCANS_DEFAULT);
+}
+
+static uint32_t parse_side(const char *opt, const char *s)
+{
+	long v;
+
+	if (mli_parse_long(s, 1, 65500, &v) < 0)
+		program_usage_error(prog, "%s: not a size from 1 to 65500: '%s'", opt, s);
+	return (uint32_t)v;
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_UPSCALE = 256, OPT_MAX_PIXELS, OPT_MAX_SCANS, OPT_LENIENT, OPT_STRICT, OPT_FAILURES };
+	static const struct option longopts[] = {
+		{ "short-side", required_argument, NULL, 's' },
+		{ "max-side", required_argument, NULL, 'm' },
+		{ "size", required_argument, NULL, 'S' },
+		{ "upscale", no_argument, NULL, OPT_UPSCALE },
+		{ "encode", required_argument, NULL, 'e' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "level", required_argument, NULL, 'L' },
+		{ "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
+		{ "max-scans", required_argument, NULL, OPT_MAX_SCANS },
+		{ "lenient", no_argument, NULL, OPT_LENIENT },
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "failures", required_argument, NULL, OPT_FAILURES },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	uint64_t size;
+	long v;
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->dopt.max_pixels = MAX_PIXELS_DEFAULT;
+	o->dopt.max_scans = MAX_SCANS_DEFAULT;
+	o->level = MLI_LEVEL_DEFAULT;
+	v = sysconf(_SC_NPROCESSORS_ONLN);
+	o->threads = v < 1 ? 1 : v > THREADS_MAX ? THREADS_MAX : (int)v;
+	while ((c = getopt_long(argc, argv, "s:m:S:e:j:L:pqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->dopt.short_side = parse_side("--short-side", optarg); break;
+		case 'm': o->dopt.max_side = parse_side("--max-side", optarg); break;
+		case 'S': {
+			char *x = strchr(optarg, 'x');
+			if (!x)
+				program_usage_error(prog, "--size: not WxH: '%s'", optarg);
+			*x = '\0';
+			o->dopt.width = parse_side("--size", optarg);
+			o->dopt.height = parse_side("--size", x + 1);
+			*x = 'x';
+			break;
+		}
+		case OPT_UPSCALE: o->dopt.upscale = 1; break;
+		case 'e':
+			if (mli_parse_long(optarg, 1, 100, &v) < 0)
+				program_usage_error(prog, "--encode: not a quality from 1 to 100: '%s'", optarg);
+			o->quality = (int)v;
+			break;
+		case 'j':
+			if (mli_parse_long(optarg, 1, THREADS_MAX, &v) < 0)
+				program_usage_error(prog, "--threads: not a count from 1 to %d: '%s'",
+						    THREADS_MAX, optarg);
+			o->threads = (int)v;
+			break;
+		case 'L':
+			if (mli_parse_long(optarg, 0, 19, &v) < 0)
+				program_usage_error(prog, "--level: not a level from 0 to 19: '%s'", optarg);
+			o->level = v ? (int)v : -1;
+			break;
+		case OPT_MAX_PIXELS:
+			if (mli_parse_size(optarg, UINT64_C(1) << 40, &size) < 0 || size < 1)
+				program_usage_error(prog, "--max-pixels: not a count from 1 to 1T: '%s'", optarg);
+			o->dopt.max_pixels = size;
+			break;
+		case OPT_MAX_SCANS:
+			if (mli_parse_long(optarg, 0, INT_MAX, &v) < 0)
+				program_usage_error(prog, "--max-scans: not a count: '%s'", optarg);
+			o->dopt.max_scans = (int)v;
+			break;
+		case OPT_LENIENT: o->dopt.lenient = 1; break;
+		case OPT_STRICT: o->strict = 1; break;
+		case OPT_FAILURES: o->failures = optarg; break;
+		case 'p': o->progress_mode = MLI_PROGRESS_ON; break;
+		case 'q': o->progress_mode = MLI_PROGRESS_OFF; break;
+		case 'h': usage(stdout); program_close_stdout(prog); exit(0);
+		case 'V': program_version(prog);
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+			exit(PROGRAM_EXIT_USAGE);
+		}
+	}
+	if (o->dopt.width && (o->dopt.short_side || o->dopt.max_side))
+		program_usage_error(prog, "--size excludes --short-side and --max-side");
+	if (o->dopt.width && o->dopt.upscale)
+		program_usage_error(prog, "--upscale applies to --short-side and --max-side only");
+	if ((uint64_t)o->dopt.width * o->dopt.height > o->dopt.max_pixels)
+		program_usage_error(prog, "--size is more than --max-pixels");
+	o->files = argv + optind;
+	o->n_files = argc - optind;
+}
+
+/* ---- jobs ---- */
+
+static const struct mli_label *job_labels(const struct job *j)
+{
+	return (const struct mli_label *)j->in;
+}
+
+static const char *job_key(const struct job *j)
+{
+	return (const char *)j->in + j->n_labels * sizeof(struct mli_label);
+}
+
+static const uint8_t *job_blob(const struct job *j)
+{
+	return (const uint8_t *)job_key(j) + j->key_len;
+}
+
+static const char *job_source(const struct job *j)
+{
+	return (const char *)job_blob(j) + j->blob_len;
+}
+
+/* Copies what the output needs out of the reader's buffer. */
+static int job_fill(struct job *j, const struct mli_record *rec)
+{
+	const struct mli_field *blob = mli_record_field(rec, MLI_TAG_BLOB);
+	const struct mli_field *source = mli_record_field(rec, MLI_TAG_SOURCE);
+	size_t need;
+	uint8_t *p;
+
+	j->type = rec->type;
+	j->n_labels = rec->n_labels;
+	j->key_len = rec->key_len;
+	j->blob_len = blob ? blob->size : 0;
+	j->has_source = source != NULL;
+	j->source_len = source ? source->size : 0;
+	need = j->n_labels * sizeof(struct mli_label) + j->key_len + j->blob_len + j->source_len;
+	if (need > j->in_cap) {
+		if (!(p = realloc(j->in, need)))
+			return MLI_ENOMEM;
+		j->in = p;
+		j->in_cap = need;
+	}
+	if (j->n_labels)
+		memcpy(j->in, rec->labels, j->n_labels * sizeof(struct mli_label));
+	if (j->key_len)
+		memcpy((char *)job_key(j), rec->key, j->key_len);
+	if (j->blob_len)
+		memcpy((uint8_t *)job_blob(j), blob->data, j->blob_len);
+	if (j->source_len)
+		memcpy((char *)job_source(j), source->data, j->source_len);
+	j->rc = 0;
+	j->skip = NULL;
+	j->fault.reason = MLI_FAULT_NONE;
+	return 0;
+}
+
+/* The work of one record, on any thread; it touches only the job. */
+static void job_run(struct job *j, const struct options *o)
+{
+	if (j->type != MLI_TYPE_ENCODED) {
+		j->skip = "not-encoded";
+		return;
+	}
+	j->rc = mli_decode(job_blob(j), j->blob_len, &o->dopt, &j->img, &j->fault);
+	if (j->rc < 0 || !o->quality)
+		return;
+	j->rc = mli_jpeg_encode(j->img.pixels, j->img.width, j->img.height, o->quality, &j->jpeg,
+				&j->jpeg_len);
+	if (j->rc < 0)
+		mli_fault_set(&j->fault, MLI_FAULT_NOMEM, "cannot encode: %s", mli_strerror(j->rc));
+	free(j->img.pixels);
+	j->img.pixels = NULL;
+}
+
+static void job_clear(struct job *j)
+{
+	free(j->img.pixels);
+	j->img.pixels = NULL;
+	free(j->jpeg);
+	j->jpeg = NULL;
+	j->state = JOB_FREE;
+}
+
+/* ---- the pool: workers take queued jobs in sequence order ---- */
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->next_take == p->queued)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->next_take == p->queued)
+			break;
+		struct job *j = &p->jobs[p->next_take++ % p->n_jobs];
+		pthread_mutex_unlock(&p->mu);
+		job_run(j, p->opt);
+		pthread_mutex_lock(&p->mu);
+		j->state = JOB_DONE;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static int pool_start(struct pool *p, const struct options *o)
+{
+	memset(p, 0, sizeof *p);
+	p->opt = o;
+	p->n_jobs = o->threads == 1 ? 1 : (size_t)o->threads * 4;
+	if (!(p->jobs = calloc(p->n_jobs, sizeof *p->jobs)))
+		return MLI_ENOMEM;
+	if (o->threads == 1)
+		return 0;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	if (!(p->threads = calloc((size_t)o->threads, sizeof *p->threads)))
+		return MLI_ENOMEM;
+	for (int i = 0; i < o->threads; i++) {
+		if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
+			return MLI_ESYS;
+		p->n_threads++;
+	}
+	return 0;
+}
+
+/* Queues job seq (already filled); without workers, runs it here. */
+static void pool_queue(struct pool *p, uint64_t seq)
+{
+	struct job *j = &p->jobs[seq % p->n_jobs];
+
+	if (!p->n_threads) {
+		job_run(j, p->opt);
+		j->state = JOB_DONE;
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	j->state = JOB_QUEUED;
+	p->queued = seq + 1;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static struct job *pool_wait(struct pool *p, uint64_t seq)
+{
+	struct job *j = &p->jobs[seq % p->n_jobs];
+
+	if (!p->n_threads)
+		return j;
+	pthread_mutex_lock(&p->mu);
+	while (j->state != JOB_DONE)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	return j;
+}
+
+static void pool_stop(struct pool *p)
+{
+	if (p->n_threads) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = 1;
+		pthread_cond_broadcast(&p->work);
+		pthread_mutex_unlock(&p->mu);
+		for (int i = 0; i < p->n_threads; i++)
+			pthread_join(p->threads[i], NULL);
+	}
+	for (size_t i = 0; p->jobs && i < p->n_jobs; i++) {
+		job_clear(&p->jobs[i]);
+		free(p->jobs[i].in);
+	}
+	free(p->jobs);
+	free(p->threads);
+}
+
+/* ---- output ---- */
+
+struct run {
+	const struct options *opt;
+	struct mli_writer *w;
+	FILE *failures;
+	struct mli_tally tally;
+	struct mli_progress progress;
+	uint64_t bytes_before;     /* input bytes of the files already read */
+	const struct mli_reader_stats *rstats;
+	const char *input;         /* name of the input being read */
+};
+
+/* Text of a key for one line: control characters shown as '?'. */
+static void put_key(FILE *out, const char *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fputc((unsigned char)k[i] < 0x20 || k[i] == 0x7f ? '?' : k[i], out);
+}
+
+static void write_record(struct run *r, const struct job *j)
+{
+	int rc;
+
+	if ((rc = mli_writer_begin(r->w, r->opt->quality ? MLI_TYPE_ENCODED : MLI_TYPE_IMAGE)) < 0
+	    || (rc = mli_writer_key(r->w, job_key(j), j->key_len)) < 0
+	    || (rc = mli_writer_labels(r->w, job_labels(j), j->n_labels)) < 0)
+		program_output_failed(prog, rc);
+	if (r->opt->quality) {
+		if ((rc = mli_writer_field(r->w, MLI_TAG_BLOB, j->jpeg, j->jpeg_len)) < 0
+		    || (rc = mli_writer_field(r->w, MLI_TAG_MEDIA, "image/jpeg", 10)) < 0
+		    || (j->has_source
+			&& (rc = mli_writer_field(r->w, MLI_TAG_SOURCE, job_source(j), j->source_len)) < 0))
+			program_output_failed(prog, rc);
+	} else {
+		uint32_t dims[3] = { j->img.height, j->img.width, j->img.channels };
+		void *data;
+		if ((rc = mli_writer_tensor_reserve(r->w, MLI_TAG_PIXELS, MLI_DTYPE_U8, 3, dims, &data)) < 0)
+			program_output_failed(prog, rc);
+		memcpy(data, j->img.pixels, (size_t)dims[0] * dims[1] * dims[2]);
+	}
+	if ((rc = mli_writer_end(r->w)) < 0)
+		program_output_failed(prog, rc);
+}
+
+/* Writes a done job's record, or counts, logs and reports its skip.
+ * Returns -1 when --strict ends the run. */
+static int emit(struct run *r, const struct job *j)
+{
+	const char *reason, *detail;
+
+	r->tally.in++;
+	if (!j->skip && j->rc == 0) {
+		write_record(r, j);
+		r->tally.out++;
+		return 0;
+	}
+	reason = j->skip ? j->skip : mli_fault_name(j->fault.reason);
+	detail = j->skip ? "not an ENCODED record" : j->fault.detail;
+	mli_tally_skip(&r->tally, reason, 1);
+	if (r->failures) {
+		put_key(r->failures, job_key(j), j->key_len);
+		fprintf(r->failures, "\t%s\t%s\n", reason, detail);
+	}
+	if (r->opt->progress_mode != MLI_PROGRESS_OFF || r->opt->strict) {
+		mli_progress_end(&r->progress);
+		fprintf(stderr, "%s: %s: ", prog, r->input);
+		put_key(stderr, job_key(j), j->key_len);
+		fprintf(stderr, ": %s: %s%s\n", reason, detail, r->opt->strict ? "" : " (skipped)");
+	}
+	return r->opt->strict ? -1 : 0;
+}
+
+/* Runs the records of one input through the pool. Returns 0, or -1 after
+ * reporting a fault of the input or a --strict stop. */
+static int decode_input(struct run *r, struct pool *p, const char *name, int fd)
+{
+	struct mli_reader *rd = mli_reader_open(fd, NULL);
+	uint64_t seq_in = 0, seq_out = 0;
+	struct mli_record rec;
+	int rc = 1, failed = 0;
+
+	if (!rd) {
+		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
+		exit(PROGRAM_EXIT_FAILURE);
+	}
+	r->input = name;
+	r->rstats = mli_reader_stats(rd);
+	for (;;) {
+		/* Keep the ring full while there is input ... */
+		while (rc > 0 && !failed && seq_in - seq_out < p->n_jobs) {
+			struct job *j = &p->jobs[seq_in % p->n_jobs];
+			if ((rc = mli_reader_next(rd, &rec)) <= 0)
+				break;
+			if (job_fill(j, &rec) < 0) {
+				fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
+				exit(PROGRAM_EXIT_FAILURE);
+			}
+			pool_queue(p, seq_in++);
+		}
+		if (seq_out == seq_in)
+			break;
+		/* ... and write the oldest job out when it is done. */
+		struct job *j = pool_wait(p, seq_out);
+		if (!failed && emit(r, j) < 0)
+			failed = 1;
+		job_clear(j);
+		seq_out++;
+		if (ferror(stdout))
+			program_output_failed(prog, MLI_ESYS);
+		mli_progress_update(&r->progress, r->tally.in, r->bytes_before + r->rstats->offset,
+				    mli_tally_skipped(&r->tally));
+	}
+	r->bytes_before += r->rstats->offset;
+	if (rc < 0) {
+		mli_progress_end(&r->progress);
+		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_reader_message(rd));
+		failed = 1;
+	}
+	mli_reader_free(rd);
+	return failed ? -1 : 0;
+}
+
+static uint64_t input_size(const struct options *o)
+{
+	uint64_t total = 0;
+	struct stat sb;
+
+	for (int i = 0; i < o->n_files; i++) {
+		if (strcmp(o->files[i], "-") == 0 || stat(o->files[i], &sb) < 0 || !S_ISREG(sb.st_mode))
+			return 0;
+		total += (uint64_t)sb.st_size;
+	}
+	if (o->n_files == 0 && (fstat(STDIN_FILENO, &sb) < 0 || !S_ISREG(sb.st_mode)))
+		return 0;
+	return o->n_files ? total : (uint64_t)sb.st_size;
+}
+
+int main(int argc, char **argv)
+{
+	static char *stdin_only[] = { "-" };
+	struct mli_writer_options wo;
+	struct options o;
+	struct pool pool;
+	struct run r;
+	char **files;
+	int n_files, failed = 0, rc;
+
+	program_init();
+	parse_options(argc, argv, &o);
+	program_refuse_terminal(prog);
+	memset(&r, 0, sizeof r);
+	r.opt = &o;
+	files = o.n_files ? o.files : stdin_only;
+	n_files = o.n_files ? o.n_files : 1;
+	if (o.failures && !(r.failures = fopen(o.failures, "a"))) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o.failures, strerror(errno));
+		return PROGRAM_EXIT_FAILURE;
+	}
+	wo.level = o.level;
+	if (!(r.w = mli_writer_open(STDOUT_FILENO, &wo))) {
+		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
+		return PROGRAM_EXIT_FAILURE;
+	}
+	if ((rc = pool_start(&pool, &o)) < 0) {
+		fprintf(stderr, "%s: cannot start threads: %s\n", prog, mli_strerror(rc));
+		return PROGRAM_EXIT_FAILURE;
+	}
+	mli_progress_init(&r.progress, stderr, prog, "records",
+			  mli_progress_wanted(o.progress_mode, STDERR_FILENO), input_size(&o));
+
+	for (int i = 0; i < n_files && !failed; i++) {
+		const char *name = strcmp(files[i], "-") == 0 ? "stdin" : files[i];
+		int fd = strcmp(files[i], "-") == 0 ? STDIN_FILENO : open(files[i], O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			mli_progress_end(&r.progress);
+			fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
+			failed = 1;
+			break;
+		}
+		if (decode_input(&r, &pool, name, fd) < 0)
+			failed = 1;
+		if (fd != STDIN_FILENO)
+			close(fd);
+	}
+	pool_stop(&pool);
+	mli_progress_end(&r.progress);
+
+	/* After a fault the output keeps its whole frames but no end frame,
+	 * so that a consumer sees it as truncated. */
+	rc = failed ? mli_writer_flush(r.w) : mli_writer_finish(r.w);
+	if (rc < 0)
+		program_output_failed(prog, rc);
+	mli_writer_free(r.w);
+	if (r.failures && (ferror(r.failures) | fclose(r.failures))) {
+		fprintf(stderr, "%s: %s: write failed\n", prog, o.failures);
+		failed = 1;
+	}
+	program_close_stdout(prog);
+	if (o.progress_mode != MLI_PROGRESS_OFF && (r.progress.enabled || mli_tally_skipped(&r.tally)))
+		mli_tally_print(&r.tally, stderr, prog, mli_now() - r.progress.t0);
+	return failed ? PROGRAM_EXIT_FAILURE : 0;
+}

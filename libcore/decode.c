@@ -1,0 +1,225 @@
+/* decode.c: sniff, decode at the right DCT scale, resize, orient. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "error.h"
+#include "jpeg.h"
+#include "orient.h"
+#include "pngio.h"
+#include "resize.h"
+
+int mli_image_sniff(const uint8_t *p, size_t n)
+{
+	if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
+		return MLI_FORMAT_JPEG;
+	if (mli_png_sniff(p, n))
+		return MLI_FORMAT_PNG;
+	if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
+		return MLI_FORMAT_GIF;
+	if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
+		return MLI_FORMAT_WEBP;
+	if (n >= 2 && p[0] == 'B' && p[1] == 'M')
+		return MLI_FORMAT_BMP;
+	if (n >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4)))
+		return MLI_FORMAT_TIFF;
+	for (size_t i = 0; i < n && i < 512; i++) {
+		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+			continue;
+		if (p[i] == '<')
+			return MLI_FORMAT_HTML;
+		break;
+	}
+	return MLI_FORMAT_UNKNOWN;
+}
+
+const char *mli_image_media(int format)
+{
+	switch (format) {
+	case MLI_FORMAT_JPEG: return "image/jpeg";
+	case MLI_FORMAT_PNG: return "image/png";
+	case MLI_FORMAT_GIF: return "image/gif";
+	case MLI_FORMAT_WEBP: return "image/webp";
+	case MLI_FORMAT_BMP: return "image/bmp";
+	case MLI_FORMAT_TIFF: return "image/tiff";
+	case MLI_FORMAT_HTML: return "text/html";
+	}
+	return "application/octet-stream";
+}
+
+static uint32_t scaled(uint32_t v, double s)
+{
+	double r = floor(v * s + 0.5);
+	return r < 1.0 ? 1 : r > 4294967295.0 ? UINT32_MAX : (uint32_t)r;
+}
+
+void mli_decode_target(const struct mli_decode_options *o, uint32_t w, uint32_t h,
+		       uint32_t *tw, uint32_t *th)
+{
+	double s = 1.0;
+	uint32_t shorter = w < h ? w : h, longer = w < h ? h : w;
+	int constrained = 0;
+
+	if (o->width && o->height) {
+		*tw = o->width;
+		*th = o->height;
+		return;
+	}
+	if (o->short_side) {
+		s = (double)o->short_side / shorter;
+		constrained = 1;
+	}
+	if (o->max_side && (!constrained || (double)o->max_side / longer < s)) {
+		s = (double)o->max_side / longer;
+		constrained = 1;
+	}
+	if (!constrained || (s > 1.0 && !o->upscale)) {
+		*tw = w;
+		*th = h;
+		return;
+	}
+	*tw = scaled(w, s);
+	*th = scaled(h, s);
+	/* The short side exactly as asked whatever the rounding of s. */
+	if (o->short_side && s == (double)o->short_side / shorter) {
+		if (w <= h)
+			*tw = o->short_side;
+		else
+			*th = o->short_side;
+	}
+}
+
+/* Resizes (when the size differs) and orients src [sh, sw, 3] into a new
+ * image of upright size [th, tw]; frees src. */
+static int finish(uint8_t *src, uint32_t sw, uint32_t sh, uint32_t tw, uint32_t th, int orientation,
+		  struct mli_image *img, struct mli_fault *f)
+{
+	int swaps = mli_orient_swaps(orientation);
+	uint32_t rw = swaps ? th : tw, rh = swaps ? tw : th;  /* target, as stored */
+	uint8_t *cur = src, *tmp;
+	int rc;
+
+	if (rw != sw || rh != sh) {
+		if (!(tmp = malloc((size_t)rw * rh * 3))) {
+			rc = MLI_ENOMEM;
+			goto fail;
+		}
+		if ((rc = mli_resize(cur, sh, sw, (size_t)sw * 3, 3, tmp, rh, rw)) < 0) {
+			free(tmp);
+			goto fail;
+		}
+		free(cur);
+		cur = tmp;
+	}
+	if (orientation != 1) {
+		if (!(tmp = malloc((size_t)rw * rh * 3))) {
+			rc = MLI_ENOMEM;
+			goto fail;
+		}
+		mli_orient(cur, rh, rw, 3, orientation, tmp);
+		free(cur);
+		cur = tmp;
+	}
+	img->pixels = cur;
+	img->width = tw;
+	img->height = th;
+	img->channels = 3;
+	return 0;
+fail:
+	free(cur);
+	mli_fault_set(f, MLI_FAULT_NOMEM, "out of memory");
+	return rc;
+}
+
+/* An enlarged output is held to the same limit as an input. */
+static int too_big(const struct mli_decode_options *o, uint32_t tw, uint32_t th, struct mli_fault *f)
+{
+	if (!o->max_pixels || (uint64_t)tw * th <= o->max_pixels)
+		return 0;
+	mli_fault_set(f, MLI_FAULT_BOMB, "output %ux%u is more than %llu pixels", tw, th,
+		      (unsigned long long)o->max_pixels);
+	return 1;
+}
+
+static int decode_jpeg(const uint8_t *data, size_t len, const struct mli_decode_options *o,
+		       struct mli_image *img, struct mli_fault *f)
+{
+	struct mli_jpeg *j;
+	struct mli_jpeg_info info;
+	uint32_t uw, uh, tw, th, rw, rh, sw = 0, sh = 0;
+	uint8_t *pixels;
+	int rc, m;
+
+	if ((rc = mli_jpeg_open(&j, data, len, o->max_scans, o->lenient, &info, f)) < 0)
+		return rc;
+	if (o->max_pixels && (uint64_t)info.width * info.height > o->max_pixels) {
+		mli_fault_set(f, MLI_FAULT_BOMB, "%ux%u is more than %llu pixels", info.width,
+			      info.height, (unsigned long long)o->max_pixels);
+		mli_jpeg_close(j);
+		return MLI_EINVAL;
+	}
+	uw = mli_orient_swaps(info.orientation) ? info.height : info.width;
+	uh = mli_orient_swaps(info.orientation) ? info.width : info.height;
+	mli_decode_target(o, uw, uh, &tw, &th);
+	if (too_big(o, tw, th, f)) {
+		mli_jpeg_close(j);
+		return MLI_EINVAL;
+	}
+	rw = mli_orient_swaps(info.orientation) ? th : tw;
+	rh = mli_orient_swaps(info.orientation) ? tw : th;
+	/* The smallest of the scales libjpeg-turbo has fast paths for that
+	 * still covers the target. */
+	for (m = 1; m < 8; m *= 2) {
+		mli_jpeg_scaled_size(j, m, &sw, &sh);
+		if (sw >= rw && sh >= rh)
+			break;
+	}
+	rc = mli_jpeg_decode(j, m, &pixels, &sw, &sh, f);
+	mli_jpeg_close(j);
+	if (rc < 0)
+		return rc;
+	return finish(pixels, sw, sh, tw, th, info.orientation, img, f);
+}
+
+static int decode_png(const uint8_t *data, size_t len, const struct mli_decode_options *o,
+		      struct mli_image *img, struct mli_fault *f)
+{
+	uint32_t w, h, tw, th;
+	uint8_t *pixels;
+	int rc;
+
+	if ((rc = mli_png_decode(data, len, o->max_pixels, &pixels, &w, &h, f)) < 0)
+		return rc;
+	mli_decode_target(o, w, h, &tw, &th);
+	if (too_big(o, tw, th, f)) {
+		free(pixels);
+		return MLI_EINVAL;
+	}
+	return finish(pixels, w, h, tw, th, 1, img, f);
+}
+
+int mli_decode(const uint8_t *data, size_t len, const struct mli_decode_options *o,
+	       struct mli_image *img, struct mli_fault *f)
+{
+	int format = mli_image_sniff(data, len);
+
+	memset(img, 0, sizeof *img);
+	f->reason = MLI_FAULT_NONE;
+	f->detail[0] = '\0';
+	if (len == 0) {
+		mli_fault_set(f, MLI_FAULT_EMPTY, "no bytes");
+		return MLI_EINVAL;
+	}
+	switch (format) {
+	case MLI_FORMAT_JPEG:
+		return decode_jpeg(data, len, o, img, f);
+	case MLI_FORMAT_PNG:
+		return decode_png(data, len, o, img, f);
+	case MLI_FORMAT_UNKNOWN:
+		mli_fault_set(f, MLI_FAULT_FORMAT, "not an image format known here");
+		return MLI_EINVAL;
+	}
+	mli_fault_set(f, MLI_FAULT_FORMAT, "%s is not decoded here", mli_image_media(format));
+	return MLI_EINVAL;
+}
