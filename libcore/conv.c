@@ -1,0 +1,270 @@
+/* conv.c: convolution by im2col + GEMM, threaded over a pool (see
+ * conv.h for the layouts and why this method). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+#include "error.h"
+#include "gemm.h"
+
+/* Column-buffer budget per chunk, in floats (16 MiB): whole images are
+ * taken while they fit, so a chunk's columns stay in a shared L3 and
+ * the GEMM still sees hundreds of rows even at 7x7. */
+#define COL_BUDGET ((size_t)4 << 20)
+
+int mli_buffer_reserve(struct mli_buffer *b, size_t bytes)
+{
+	void *p = NULL;
+
+	if (bytes <= b->bytes)
+		return 0;
+	bytes = (bytes + 4095) & ~(size_t)4095;
+	if (posix_memalign(&p, 64, bytes) != 0)
+		return MLI_ENOMEM;
+	free(b->p);
+	b->p = p;
+	b->bytes = bytes;
+	return 0;
+}
+
+void mli_buffer_free(struct mli_buffer *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->bytes = 0;
+}
+
+int mli_conv_shape_init(struct mli_conv_shape *s, size_t n, size_t h, size_t w, size_t c,
+			size_t kh, size_t kw, size_t k, size_t stride)
+{
+	if (!n || !h || !w || !c || !kh || !kw || !k || !stride || !(kh & 1) || !(kw & 1))
+		return MLI_EINVAL;
+	*s = (struct mli_conv_shape){
+		.n = n, .h = h, .w = w, .c = c, .kh = kh, .kw = kw, .k = k, .stride = stride,
+		.pad_top = (kh - 1) / 2, .pad_left = (kw - 1) / 2,
+		.oh = (h - 1) / stride + 1, .ow = (w - 1) / stride + 1,
+	};
+	return 0;
+}
+
+int mli_conv_shape_check(const struct mli_conv_shape *s)
+{
+	if (!s->n || !s->h || !s->w || !s->c || !s->kh || !s->kw || !s->k || !s->stride ||
+	    !s->oh || !s->ow)
+		return MLI_EINVAL;
+	if (s->pad_top >= s->kh || s->pad_left >= s->kw)
+		return MLI_EINVAL;
+	/* The last window must start inside the image. */
+	if ((s->oh - 1) * s->stride >= s->h + s->pad_top || (s->ow - 1) * s->stride >= s->w + s->pad_left)
+		return MLI_EINVAL;
+	return 0;
+}
+
+static int is_pointwise(const struct mli_conv_shape *s)
+{
+	return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad_top == 0 && s->pad_left == 0 &&
+	       s->oh == s->h && s->ow == s->w;
+}
+
+/* Images per chunk and the column buffer that needs, in floats. */
+static size_t chunk_images(const struct mli_conv_shape *s)
+{
+	size_t per = s->oh * s->ow * s->kh * s->kw * s->c, g = COL_BUDGET / per;
+	return g < 1 ? 1 : g > s->n ? s->n : g;
+}
+
+struct col_job {
+	const struct mli_conv_shape *s;
+	const float *x;     /* (n, h, w, c) the whole input */
+	float *col;         /* (rows, kh*kw*c) for images [n0, n1) */
+	float *dx;          /* (n, h, w, c): col2im's output */
+	size_t n0, n1;
+};
+
+/* im2col over output rows [b, e) of the chunk. */
+static void im2col_rows(const struct col_job *j, size_t b, size_t e)
+{
+	const struct mli_conv_shape *s = j->s;
+	size_t kdim = s->kh * s->kw * s->c, plane = s->oh * s->ow;
+
+	for (size_t r = b; r < e; r++) {
+		size_t img = j->n0 + r / plane, oy = r % plane / s->ow, ox = r % s->ow;
+		float *dst = j->col + r * kdim;
+		for (size_t u = 0; u < s->kh; u++) {
+			size_t iy = oy * s->stride + u;  /* plus pad_top */
+			for (size_t v = 0; v < s->kw; v++, dst += s->c) {
+				size_t ix = ox * s->stride + v;
+				if (iy < s->pad_top || iy - s->pad_top >= s->h ||
+				    ix < s->pad_left || ix - s->pad_left >= s->w) {
+					memset(dst, 0, s->c * sizeof *dst);
+					continue;
+				}
+				memcpy(dst, j->x + ((img * s->h + iy - s->pad_top) * s->w + ix - s->pad_left) * s->c,
+				       s->c * sizeof *dst);
+			}
+		}
+	}
+}
+
+static void im2col_task(void *arg, int i, int n)
+{
+	const struct col_job *j = arg;
+	size_t b, e;
+
+	mli_pool_split((j->n1 - j->n0) * j->s->oh * j->s->ow, 1, i, n, &b, &e);
+	im2col_rows(j, b, e);
+}
+
+/* col2im by gathering: input row (img, iy) of dx, every column, sums the
+ * column entries that read it, in (u, v) order. */
+static void col2im_row(const struct col_job *j, size_t img, size_t iy)
+{
+	const struct mli_conv_shape *s = j->s;
+	size_t kdim = s->kh * s->kw * s->c, st = s->stride;
+	float *out = j->dx + (img * s->h + iy) * s->w * s->c;
+
+	memset(out, 0, s->w * s->c * sizeof *out);
+	for (size_t u = 0; u < s->kh; u++) {
+		size_t ty = iy + s->pad_top, oy;
+		if (ty < u || (ty - u) % st)
+			continue;
+		oy = (ty - u) / st;
+		if (oy >= s->oh)
+			continue;
+		for (size_t ix = 0; ix < s->w; ix++) {
+			float *restrict o = out + ix * s->c;
+			for (size_t v = 0; v < s->kw; v++) {
+				size_t tx = ix + s->pad_left, ox;
+				if (tx < v || (tx - v) % st)
+					continue;
+				ox = (tx - v) / st;
+				if (ox >= s->ow)
+					continue;
+				const float *restrict src = j->col +
+					(((img - j->n0) * s->oh + oy) * s->ow + ox) * kdim + (u * s->kw + v) * s->c;
+				for (size_t ci = 0; ci < s->c; ci++)
+					o[ci] += src[ci];
+			}
+		}
+	}
+}
+
+static void col2im_task(void *arg, int i, int n)
+{
+	const struct col_job *j = arg;
+	size_t b, e, rows = (j->n1 - j->n0) * j->s->h;
+
+	mli_pool_split(rows, 1, i, n, &b, &e);
+	for (size_t r = b; r < e; r++)
+		col2im_row(j, j->n0 + r / j->s->h, r % j->s->h);
+}
+
+/* Sets *col to a column buffer for chunks of g images, from ws or a
+ * fresh allocation (*owned) when ws is NULL. */
+static int get_col(struct mli_buffer *ws, struct mli_buffer *own, const struct mli_conv_shape *s,
+		   size_t g, float **col)
+{
+	size_t bytes = g * s->oh * s->ow * s->kh * s->kw * s->c * sizeof(float);
+	struct mli_buffer *b = ws ? ws : own;
+	int rc = mli_buffer_reserve(b, bytes);
+
+	*col = b->p;
+	return rc;
+}
+
+int mli_conv_forward(const struct mli_kernels *kern, struct mli_pool *pool,
+		     struct mli_buffer *ws, const struct mli_conv_shape *s,
+		     const float *x, const float *wt, float *y)
+{
+	struct mli_buffer own = { 0 };
+	size_t kdim = s->kh * s->kw * s->c, g;
+	float *col;
+	int rc;
+
+	if ((rc = mli_conv_shape_check(s)) < 0)
+		return rc;
+	if (is_pointwise(s))
+		return mli_sgemm(kern, pool, 0, 0, s->n * s->h * s->w, s->k, s->c, 1.0f, x, s->c,
+				 wt, s->k, 0.0f, y, s->k);
+	g = chunk_images(s);
+	if ((rc = get_col(ws, &own, s, g, &col)) < 0)
+		goto out;
+	for (size_t n0 = 0; n0 < s->n; n0 += g) {
+		size_t n1 = n0 + g < s->n ? n0 + g : s->n, rows = (n1 - n0) * s->oh * s->ow;
+		struct col_job j = { .s = s, .x = x, .col = col, .n0 = n0, .n1 = n1 };
+		mli_pool_run(pool, im2col_task, &j);
+		rc = mli_sgemm(kern, pool, 0, 0, rows, s->k, kdim, 1.0f, col, kdim, wt, s->k, 0.0f,
+			       y + n0 * s->oh * s->ow * s->k, s->k);
+		if (rc < 0)
+			goto out;
+	}
+out:
+	mli_buffer_free(&own);
+	return rc;
+}
+
+int mli_conv_backward_data(const struct mli_kernels *kern, struct mli_pool *pool,
+			   struct mli_buffer *ws, const struct mli_conv_shape *s,
+			   const float *dy, const float *wt, float *dx)
+{
+	struct mli_buffer own = { 0 };
+	size_t kdim = s->kh * s->kw * s->c, g;
+	float *col;
+	int rc;
+
+	if ((rc = mli_conv_shape_check(s)) < 0)
+		return rc;
+	/* dx (n*h*w, c) = dy (n*h*w, k) x wt^T (k, c). */
+	if (is_pointwise(s))
+		return mli_sgemm(kern, pool, 0, 1, s->n * s->h * s->w, s->c, s->k, 1.0f, dy, s->k,
+				 wt, s->k, 0.0f, dx, s->c);
+	g = chunk_images(s);
+	if ((rc = get_col(ws, &own, s, g, &col)) < 0)
+		goto out;
+	for (size_t n0 = 0; n0 < s->n; n0 += g) {
+		size_t n1 = n0 + g < s->n ? n0 + g : s->n, rows = (n1 - n0) * s->oh * s->ow;
+		struct col_job j = { .s = s, .col = col, .dx = dx, .n0 = n0, .n1 = n1 };
+		/* col (rows, kh*kw*c) = dy (rows, k) x wt^T (k, kh*kw*c). */
+		rc = mli_sgemm(kern, pool, 0, 1, rows, kdim, s->k, 1.0f,
+			       dy + n0 * s->oh * s->ow * s->k, s->k, wt, s->k, 0.0f, col, kdim);
+		if (rc < 0)
+			goto out;
+		mli_pool_run(pool, col2im_task, &j);
+	}
+out:
+	mli_buffer_free(&own);
+	return rc;
+}
+
+int mli_conv_backward_weights(const struct mli_kernels *kern, struct mli_pool *pool,
+			      struct mli_buffer *ws, const struct mli_conv_shape *s,
+			      const float *x, const float *dy, float *dwt)
+{
+	struct mli_buffer own = { 0 };
+	size_t kdim = s->kh * s->kw * s->c, g;
+	float *col;
+	int rc;
+
+	if ((rc = mli_conv_shape_check(s)) < 0)
+		return rc;
+	/* dwt (c, k) = x^T (c, n*h*w) x dy (n*h*w, k). */
+	if (is_pointwise(s))
+		return mli_sgemm(kern, pool, 1, 0, s->c, s->k, s->n * s->h * s->w, 1.0f, x, s->c,
+				 dy, s->k, 0.0f, dwt, s->k);
+	g = chunk_images(s);
+	if ((rc = get_col(ws, &own, s, g, &col)) < 0)
+		goto out;
+	for (size_t n0 = 0; n0 < s->n; n0 += g) {
+		size_t n1 = n0 + g < s->n ? n0 + g : s->n, rows = (n1 - n0) * s->oh * s->ow;
+		struct col_job j = { .s = s, .x = x, .col = col, .n0 = n0, .n1 = n1 };
+		mli_pool_run(pool, im2col_task, &j);
+		/* dwt (kh*kw*c, k) += col^T (kh*kw*c, rows) x dy (rows, k). */
+		rc = mli_sgemm(kern, pool, 1, 0, kdim, s->k, rows, 1.0f, col, kdim,
+			       dy + n0 * s->oh * s->ow * s->k, s->k, n0 ? 1.0f : 0.0f, dwt, s->k);
+		if (rc < 0)
+			goto out;
+	}
+out:
+	mli_buffer_free(&own);
+	return rc;
+}

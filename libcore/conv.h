@@ -1,0 +1,84 @@
+/* conv.h: 2-D convolution forward and backward, NHWC activations and
+ * HWIO filters (TensorFlow's layouts, so the original checkpoints map
+ * one to one), without bias (every ResNet convolution is followed by
+ * batch norm).
+ *
+ *   x:  (n, h, w, c)      input
+ *   wt: (kh, kw, c, k)    filter
+ *   y:  (n, oh, ow, k)    output
+ *   y[b, i, j, o] = sum over (u, v, ci) of
+ *       x[b, i*stride + u - pad_top, j*stride + v - pad_left, ci] * wt[u, v, ci, o]
+ * with x taken as zero outside the image.
+ *
+ * Padding is explicit: pad_top/pad_left zeros before, and as many after
+ * as the output size asks for. mli_conv_shape_init() sets up the
+ * original model's convention (TensorFlow's conv2d_fixed_padding): pad
+ * (k - 1) / 2 before and the rest after, then a VALID convolution; for
+ * stride 1 that is SAME; for stride 2 it differs from TensorFlow's SAME
+ * on even sizes (SAME would pad 0 before and 1 after a 3x3 on 56x56).
+ *
+ * Method, chosen by measurement on Zen 5 (bench/kernels): every shape
+ * runs as GEMMs over whole-image chunks. 1x1 stride-1 convolutions are
+ * a GEMM on the activations as they are (n*h*w x c times c x k); other
+ * shapes first copy the receptive fields into a column matrix (im2col,
+ * rows of kh*kw*c, each a run of memcpys of c channels thanks to NHWC)
+ * a chunk of images at a time, so the column buffer stays within L3.
+ * Backward-data multiplies by the transposed filter into a column
+ * matrix and gathers it back (each input pixel sums its own
+ * contributions in a fixed order: no scatter, no races, the same result
+ * at any thread count); backward-weights is col^T x dy, accumulated
+ * chunk after chunk in a fixed order. */
+#ifndef MLI_CONV_H
+#define MLI_CONV_H
+
+#include <stddef.h>
+
+#include "kernels.h"
+#include "threadpool.h"
+
+struct mli_conv_shape {
+	size_t n, h, w, c;          /* input (n, h, w, c) */
+	size_t kh, kw, k;           /* filter (kh, kw, c, k) */
+	size_t stride;
+	size_t pad_top, pad_left;   /* zeros before the image */
+	size_t oh, ow;              /* output (n, oh, ow, k) */
+};
+
+/* A growable work buffer a caller keeps across calls (zero-initialise
+ * it; free it with mli_buffer_free). */
+struct mli_buffer {
+	void *p;
+	size_t bytes;
+};
+
+/* Grows b to at least `bytes` (64-byte aligned). 0 or MLI_ENOMEM. */
+int mli_buffer_reserve(struct mli_buffer *b, size_t bytes);
+void mli_buffer_free(struct mli_buffer *b);
+
+/* Fills s for the original model's padding (see above): oh = (h - 1) /
+ * stride + 1, likewise ow. Returns MLI_EINVAL for a zero size or
+ * stride, or an even kernel size. */
+int mli_conv_shape_init(struct mli_conv_shape *s, size_t n, size_t h, size_t w, size_t c,
+			size_t kh, size_t kw, size_t k, size_t stride);
+
+/* Checks that s is consistent (every output position reads at least one
+ * row and column inside the padded image). 0 or MLI_EINVAL. */
+int mli_conv_shape_check(const struct mli_conv_shape *s);
+
+/* y = conv(x, wt). ws may be NULL (a buffer is then allocated for the
+ * call). Returns 0, MLI_EINVAL or MLI_ENOMEM. */
+int mli_conv_forward(const struct mli_kernels *kern, struct mli_pool *pool,
+		     struct mli_buffer *ws, const struct mli_conv_shape *s,
+		     const float *x, const float *wt, float *y);
+
+/* dx = dL/dx given dy = dL/dy (dx is overwritten). */
+int mli_conv_backward_data(const struct mli_kernels *kern, struct mli_pool *pool,
+			   struct mli_buffer *ws, const struct mli_conv_shape *s,
+			   const float *dy, const float *wt, float *dx);
+
+/* dwt = dL/dwt given x and dy (dwt is overwritten). */
+int mli_conv_backward_weights(const struct mli_kernels *kern, struct mli_pool *pool,
+			      struct mli_buffer *ws, const struct mli_conv_shape *s,
+			      const float *x, const float *dy, float *dwt);
+
+#endif

@@ -1,0 +1,383 @@
+/* nn.c: batch norm, ReLU, residual add, global average pooling, fully
+ * connected and the losses (see nn.h for the contracts). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "gemm.h"
+#include "nn.h"
+
+/* Rows per reduction block: the unit of the fixed summation order. */
+#define BLOCK_ROWS 64
+
+/* One elementwise or row-blocked pass, split over the pool. */
+struct pass {
+	size_t rows, c;
+	const float *x, *y, *dy, *gamma, *beta, *mean, *inv_std, *shift;
+	float *out;
+	double *part;       /* (nblocks, 2, c) per-block sums */
+	int relu;
+	void (*body)(const struct pass *p, size_t b, size_t e);  /* rows or blocks [b, e) */
+	size_t count, grain;
+};
+
+static void pass_task(void *arg, int i, int n)
+{
+	const struct pass *p = arg;
+	size_t b, e;
+
+	mli_pool_split(p->count, p->grain, i, n, &b, &e);
+	if (b < e)
+		p->body(p, b, e);
+}
+
+static void run(struct mli_pool *pool, struct pass *p, size_t count, size_t grain)
+{
+	p->count = count;
+	p->grain = grain;
+	mli_pool_run(pool, pass_task, p);
+}
+
+/* Sums x and x^2 per channel over each block of rows. */
+static void bn_stats_body(const struct pass *p, size_t b, size_t e)
+{
+	for (size_t blk = b; blk < e; blk++) {
+		double *s = p->part + blk * 2 * p->c, *s2 = s + p->c;
+		size_t r1 = (blk + 1) * BLOCK_ROWS < p->rows ? (blk + 1) * BLOCK_ROWS : p->rows;
+		memset(s, 0, 2 * p->c * sizeof *s);
+		for (size_t r = blk * BLOCK_ROWS; r < r1; r++) {
+			const float *xr = p->x + r * p->c;
+			for (size_t j = 0; j < p->c; j++) {
+				double v = xr[j];
+				s[j] += v;
+				s2[j] += v * v;
+			}
+		}
+	}
+}
+
+/* out = x * scale + shift (scale in inv_std, shift in shift), ReLU'd. */
+static void affine_body(const struct pass *p, size_t b, size_t e)
+{
+	for (size_t r = b; r < e; r++) {
+		const float *restrict xr = p->x + r * p->c;
+		float *restrict yr = p->out + r * p->c;
+		for (size_t j = 0; j < p->c; j++) {
+			float v = xr[j] * p->inv_std[j] + p->shift[j];
+			yr[j] = p->relu && !(v > 0.0f) ? 0.0f : v;
+		}
+	}
+}
+
+/* Adds the blocks in order: sum[j] (and sum[c + j]) over all blocks. */
+static void reduce_blocks(const double *part, size_t nblocks, size_t c, double *sum)
+{
+	memset(sum, 0, 2 * c * sizeof *sum);
+	for (size_t blk = 0; blk < nblocks; blk++)
+		for (size_t j = 0; j < 2 * c; j++)
+			sum[j] += part[blk * 2 * c + j];
+}
+
+int mli_bn_forward_train(struct mli_pool *pool, size_t rows, size_t c, const float *x,
+			 const float *gamma, const float *beta, float eps, int relu, float *y,
+			 float *mean, float *inv_std, float *running_mean, float *running_var,
+			 float decay)
+{
+	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+	double *part = NULL, *sum = NULL;
+	float *scale = NULL, *shift = NULL;
+	struct pass p = { .rows = rows, .c = c, .x = x };
+	int rc = MLI_ENOMEM;
+
+	if (rows < 2)
+		return MLI_EINVAL;
+	part = malloc(nblocks * 2 * c * sizeof *part);
+	sum = malloc(2 * c * sizeof *sum);
+	scale = malloc(2 * c * sizeof *scale);
+	if (!part || !sum || !scale)
+		goto fail;
+	shift = scale + c;
+	p.part = part;
+	p.body = bn_stats_body;
+	run(pool, &p, nblocks, 1);
+	reduce_blocks(part, nblocks, c, sum);
+	for (size_t j = 0; j < c; j++) {
+		double m = sum[j] / (double)rows, v = sum[c + j] / (double)rows - m * m;
+		double is;
+		if (v < 0)
+			v = 0;
+		is = 1.0 / sqrt(v + (double)eps);
+		mean[j] = (float)m;
+		inv_std[j] = (float)is;
+		scale[j] = (float)(gamma[j] * is);
+		shift[j] = (float)(beta[j] - m * gamma[j] * is);
+		if (running_mean)
+			running_mean[j] = decay * running_mean[j] + (1.0f - decay) * (float)m;
+		if (running_var)
+			running_var[j] = decay * running_var[j] +
+				(1.0f - decay) * (float)(v * (double)rows / (double)(rows - 1));
+	}
+	p = (struct pass){ .rows = rows, .c = c, .x = x, .out = y, .inv_std = scale,
+			   .shift = shift, .relu = relu, .body = affine_body };
+	run(pool, &p, rows, 1);
+	rc = 0;
+fail:
+	free(part);
+	free(sum);
+	free(scale);
+	return rc;
+}
+
+int mli_bn_forward_infer(struct mli_pool *pool, size_t rows, size_t c, const float *x,
+			 const float *gamma, const float *beta, const float *mean,
+			 const float *var, float eps, int relu, float *y)
+{
+	float *scale = malloc(2 * c * sizeof *scale);
+	struct pass p = { .rows = rows, .c = c, .x = x, .out = y, .relu = relu,
+			  .body = affine_body };
+
+	if (!scale)
+		return MLI_ENOMEM;
+	for (size_t j = 0; j < c; j++) {
+		double is = 1.0 / sqrt((double)var[j] + (double)eps);
+		scale[j] = (float)(gamma[j] * is);
+		scale[c + j] = (float)(beta[j] - mean[j] * gamma[j] * is);
+	}
+	p.inv_std = scale;
+	p.shift = scale + c;
+	run(pool, &p, rows, 1);
+	free(scale);
+	return 0;
+}
+
+/* Per block: sum of g and of g * xhat, g = dy masked by the ReLU. */
+static void bn_grad_stats_body(const struct pass *p, size_t b, size_t e)
+{
+	for (size_t blk = b; blk < e; blk++) {
+		double *s = p->part + blk * 2 * p->c, *s2 = s + p->c;
+		size_t r1 = (blk + 1) * BLOCK_ROWS < p->rows ? (blk + 1) * BLOCK_ROWS : p->rows;
+		memset(s, 0, 2 * p->c * sizeof *s);
+		for (size_t r = blk * BLOCK_ROWS; r < r1; r++) {
+			const float *xr = p->x + r * p->c, *gr = p->dy + r * p->c;
+			const float *yr = p->relu ? p->y + r * p->c : NULL;
+			for (size_t j = 0; j < p->c; j++) {
+				double g = yr && !(yr[j] > 0.0f) ? 0.0 : gr[j];
+				double xh = ((double)xr[j] - p->mean[j]) * p->inv_std[j];
+				s[j] += g;
+				s2[j] += g * xh;
+			}
+		}
+	}
+}
+
+/* dx = gamma * inv_std * (g - dbeta / rows - xhat * dgamma / rows); the
+ * two means are passed in shift (c) and beta (c). */
+static void bn_dx_body(const struct pass *p, size_t b, size_t e)
+{
+	for (size_t r = b; r < e; r++) {
+		const float *xr = p->x + r * p->c, *gr = p->dy + r * p->c;
+		const float *yr = p->relu ? p->y + r * p->c : NULL;
+		float *o = p->out + r * p->c;
+		for (size_t j = 0; j < p->c; j++) {
+			float g = yr && !(yr[j] > 0.0f) ? 0.0f : gr[j];
+			float xh = (xr[j] - p->mean[j]) * p->inv_std[j];
+			o[j] = p->gamma[j] * p->inv_std[j] * (g - p->shift[j] - xh * p->beta[j]);
+		}
+	}
+}
+
+int mli_bn_backward(struct mli_pool *pool, size_t rows, size_t c, const float *x,
+		    const float *y, const float *dy, const float *gamma, const float *mean,
+		    const float *inv_std, int relu, float *dx, float *dgamma, float *dbeta)
+{
+	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+	double *part = malloc(nblocks * 2 * c * sizeof *part), *sum = malloc(2 * c * sizeof *sum);
+	float *means = malloc(2 * c * sizeof *means);
+	struct pass p = { .rows = rows, .c = c, .x = x, .y = y, .dy = dy, .mean = mean,
+			  .inv_std = inv_std, .relu = relu, .part = part,
+			  .body = bn_grad_stats_body };
+	int rc = MLI_ENOMEM;
+
+	if (!part || !sum || !means)
+		goto fail;
+	run(pool, &p, nblocks, 1);
+	reduce_blocks(part, nblocks, c, sum);
+	for (size_t j = 0; j < c; j++) {
+		dbeta[j] = (float)sum[j];
+		dgamma[j] = (float)sum[c + j];
+		means[j] = (float)(sum[j] / (double)rows);
+		means[c + j] = (float)(sum[c + j] / (double)rows);
+	}
+	p.body = bn_dx_body;
+	p.gamma = gamma;
+	p.shift = means;
+	p.beta = means + c;
+	p.out = dx;
+	run(pool, &p, rows, 1);
+	rc = 0;
+fail:
+	free(part);
+	free(sum);
+	free(means);
+	return rc;
+}
+
+static void relu_body(const struct pass *p, size_t b, size_t e)
+{
+	for (size_t i = b; i < e; i++)
+		p->out[i] = p->x[i] > 0.0f ? p->x[i] : 0.0f;
+}
+
+void mli_relu_forward(struct mli_pool *pool, size_t n, const float *x, float *y)
+{
+	struct pass p = { .x = x, .out = y, .body = relu_body };
+	run(pool, &p, n, 1024);
+}
+
+static void relu_back_body(const struct pass *p, size_t b, size_t e)
+{
+	for (size_t i = b; i < e; i++)
+		p->out[i] = p->y[i] > 0.0f ? p->dy[i] : 0.0f;
+}
+
+void mli_relu_backward(struct mli_pool *pool, size_t n, const float *y, const float *dy,
+		       float *dx)
+{
+	struct pass p = { .y = y, .dy = dy, .out = dx, .body = relu_back_body };
+	run(pool, &p, n, 1024);
+}
+
+static void add_body(const struct pass *p, size_t b, size_t e)
+{
+	for (size_t i = b; i < e; i++)
+		p->out[i] = p->x[i] + p->y[i];
+}
+
+void mli_add(struct mli_pool *pool, size_t n, const float *a, const float *b, float *y)
+{
+	struct pass p = { .x = a, .y = b, .out = y, .body = add_body };
+	run(pool, &p, n, 1024);
+}
+
+/* Images [b, e): rows is hw. */
+static void avgpool_body(const struct pass *p, size_t b, size_t e)
+{
+	for (size_t img = b; img < e; img++) {
+		float *o = p->out + img * p->c;
+		for (size_t j = 0; j < p->c; j++) {
+			double s = 0;
+			for (size_t q = 0; q < p->rows; q++)
+				s += p->x[(img * p->rows + q) * p->c + j];
+			o[j] = (float)(s / (double)p->rows);
+		}
+	}
+}
+
+void mli_avgpool_forward(struct mli_pool *pool, size_t n, size_t hw, size_t c, const float *x,
+			 float *y)
+{
+	struct pass p = { .rows = hw, .c = c, .x = x, .out = y, .body = avgpool_body };
+	run(pool, &p, n, 1);
+}
+
+static void avgpool_back_body(const struct pass *p, size_t b, size_t e)
+{
+	float inv = 1.0f / (float)p->rows;
+
+	for (size_t img = b; img < e; img++)
+		for (size_t q = 0; q < p->rows; q++)
+			for (size_t j = 0; j < p->c; j++)
+				p->out[(img * p->rows + q) * p->c + j] = p->dy[img * p->c + j] * inv;
+}
+
+void mli_avgpool_backward(struct mli_pool *pool, size_t n, size_t hw, size_t c,
+			  const float *dy, float *dx)
+{
+	struct pass p = { .rows = hw, .c = c, .dy = dy, .out = dx, .body = avgpool_back_body };
+	run(pool, &p, n, 1);
+}
+
+int mli_fc_forward(const struct mli_kernels *kern, struct mli_pool *pool, size_t n, size_t in,
+		   size_t out, const float *x, const float *w, const float *bias, float *y)
+{
+	if (bias)
+		for (size_t i = 0; i < n; i++)
+			memcpy(y + i * out, bias, out * sizeof *y);
+	return mli_sgemm(kern, pool, 0, 0, n, out, in, 1.0f, x, in, w, out, bias ? 1.0f : 0.0f,
+			 y, out);
+}
+
+int mli_fc_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t n, size_t in,
+		    size_t out, const float *x, const float *w, const float *dy, float *dx,
+		    float *dw, float *dbias)
+{
+	int rc;
+
+	if (dx && (rc = mli_sgemm(kern, pool, 0, 1, n, in, out, 1.0f, dy, out, w, out, 0.0f, dx,
+				  in)) < 0)
+		return rc;
+	if ((rc = mli_sgemm(kern, pool, 1, 0, in, out, n, 1.0f, x, in, dy, out, 0.0f, dw, out)) < 0)
+		return rc;
+	if (dbias)
+		for (size_t j = 0; j < out; j++) {
+			double s = 0;
+			for (size_t i = 0; i < n; i++)
+				s += dy[i * out + j];
+			dbias[j] = (float)s;
+		}
+	return 0;
+}
+
+double mli_sigmoid_xent(size_t n, const float *z, const float *t, const float *weight,
+			float pos_weight, float scale, float *dz)
+{
+	double total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double w = weight ? weight[i] : 1.0, zi = z[i], ti = t[i];
+		double l = 1.0 + ((double)pos_weight - 1.0) * ti;
+		/* log(1 + e^-z) = log1p(e^-|z|) + max(-z, 0), exact for any z. */
+		double sp = log1p(exp(-fabs(zi))) + (zi < 0 ? -zi : 0.0);
+		/* sigmoid(-z), computed without overflow. */
+		double sneg = zi >= 0 ? exp(-zi) / (1.0 + exp(-zi)) : 1.0 / (1.0 + exp(zi));
+		if (w == 0.0) {
+			if (dz)
+				dz[i] = 0.0f;
+			continue;
+		}
+		total += w * ((1.0 - ti) * zi + l * sp);
+		if (dz)
+			dz[i] = (float)(scale * w * ((1.0 - ti) - l * sneg));
+	}
+	return scale * total;
+}
+
+double mli_softmax_xent(size_t n, size_t k, const float *z, const int *labels, float scale,
+			float *dz)
+{
+	double total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const float *zr = z + i * k;
+		double mx = -INFINITY, s = 0;
+		int lab = labels[i];
+		if (lab < 0 || (size_t)lab >= k) {
+			if (dz)
+				memset(dz + i * k, 0, k * sizeof *dz);
+			continue;
+		}
+		for (size_t j = 0; j < k; j++)
+			mx = zr[j] > mx ? zr[j] : mx;
+		for (size_t j = 0; j < k; j++)
+			s += exp((double)zr[j] - mx);
+		total += log(s) + mx - zr[lab];
+		if (dz) {
+			double zl = zr[lab];
+			for (size_t j = 0; j < k; j++)
+				dz[i * k + j] = (float)(scale * exp((double)zr[j] - mx) / s);
+			dz[i * k + lab] = (float)(scale * (exp(zl - mx) / s - 1.0));
+		}
+	}
+	return scale * total;
+}
