@@ -74,6 +74,8 @@ void mli_tally_skip(struct mli_tally *t, const char *reason, uint64_t n)
 {
 	size_t i;
 
+	if (n == 0)
+		return;
 	for (i = 0; i < t->n_reasons; i++)
 		if (strcmp(t->skipped[i].reason, reason) == 0)
 			break;

@@ -43,7 +43,7 @@ void mli_progress_update(struct mli_progress *p, uint64_t count, uint64_t bytes,
 /* Ends the progress line so that later messages start on a fresh line. */
 void mli_progress_end(struct mli_progress *p);
 
-/* Counts n skipped records under a reason. */
+/* Counts n skipped records under a reason (nothing when n is 0). */
 void mli_tally_skip(struct mli_tally *t, const char *reason, uint64_t n);
 
 uint64_t mli_tally_skipped(const struct mli_tally *t);

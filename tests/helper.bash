@@ -5,6 +5,8 @@
 # MLI_SRCDIR (set by make check); run by hand, they default to the
 # directories around this file.
 
+bats_require_minimum_version 1.5.0
+
 : "${MLI_SRCDIR:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
 : "${MLI_BUILDDIR:=$MLI_SRCDIR}"
 : "${MLI_DATA:=$MLI_SRCDIR/../shared/data/tencent-ml-images}"
