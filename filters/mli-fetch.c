@@ -257,9 +257,10 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Reads --reject-hash: a hash per line, 16 hex digits (optionally after
- * "XXH3_", as xxhsum -H3 prints them), anything after white space
- * ignored, '#' lines and blank lines skipped. */
+/* Reads --reject-hash: a hash per line, 16 hex digits, bare or as
+ * xxhsum -H3 prints them ("XXH3 (FILE) = HASH"; "XXH3_HASH  FILE" from
+ * older versions), anything after white space ignored, '#' lines and
+ * blank lines skipped. */
 static void load_reject_hashes(struct options *o)
 {
 	FILE *fp = fopen(o->reject_hash_file, "r");
@@ -277,7 +278,9 @@ static void load_reject_hashes(struct options *o)
 		p += strspn(p, " \t");
 		if (*p == '#' || *p == '\n' || *p == '\0')
 			continue;
-		if (strncmp(p, "XXH3_", 5) == 0)
+		if (strncmp(p, "XXH3 (", 6) == 0 && strstr(p, ") = "))
+			p = strstr(p, ") = ") + 4;
+		else if (strncmp(p, "XXH3_", 5) == 0)
 			p += 5;
 		errno = 0;
 		uint64_t v = strtoull(p, &end, 16);

@@ -607,7 +607,9 @@ static int classify(struct xfer *x, CURLcode cc, long status, char *detail, size
 	case CURLE_OK:
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		return redirects ? MLI_FETCH_REDIRECT : MLI_FETCH_BAD_URL;
+		/* Only http and https URLs reach curl, so this is a redirect
+		 * elsewhere, or a reply in HTTP/0.9 (no status line at all). */
+		return redirects ? MLI_FETCH_REDIRECT : MLI_FETCH_PROTOCOL;
 	case CURLE_URL_MALFORMAT:
 		return MLI_FETCH_BAD_URL;
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -674,12 +676,13 @@ static void finish(struct fetch *f, struct xfer *x, CURLcode cc)
 	long status = 0;
 	char *final_url = NULL, *ctype = NULL;
 	curl_off_t declared = -1, retry_after = 0;
-	int cls, os_errno = 0;
+	long os_errno = 0;
+	int cls;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
 	if (cc != CURLE_OK && (os_errno == EMFILE || os_errno == ENFILE)) {
-		errno = os_errno;
+		errno = (int)os_errno;
 		fail(f, MLI_ESYS, "out of file descriptors");
 		uv_stop(&f->loop);
 		return;
