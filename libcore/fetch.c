@@ -991,7 +991,9 @@ out:
 	curl_multi_cleanup(f->multi);
 	curl_share_cleanup(f->share);
 	uv_walk(&f->loop, close_walk, NULL);
-	uv_run(&f->loop, UV_RUN_DEFAULT);
+	/* A uv_stop() left pending returns the first run at once. */
+	while (uv_run(&f->loop, UV_RUN_DEFAULT) != 0)
+		;
 	uv_loop_close(&f->loop);
 	hosts_free(f);
 	free(f->local);

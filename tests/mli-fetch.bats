@@ -245,6 +245,12 @@ class_of() {
 	[[ "$stderr" == "mli-fetch: 40 lines, 40 ok, 0 failed, "* ]]
 }
 
+@test "the annotation fuzz corpus replays through the list parser without a crash" {
+	run -0 "$MLI_BUILDDIR/fuzz/replay-annotation" "$MLI_SRCDIR/fuzz/corpus/annotation"
+	[[ "$output" == *"ok 1 - "*"annotation: "[1-9]*" inputs replayed"* ]]
+	[[ "$output" != *"not ok"* ]]
+}
+
 @test "usage errors exit 2, and frames are not written to a terminal" {
 	run -2 --separate-stderr mli-fetch --jobs 0
 	[[ "$stderr" == "mli-fetch: --jobs: not a number from 1 to 65536: '0'"* ]]
