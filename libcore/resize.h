@@ -2,10 +2,12 @@
  *
  * A separable triangle (linear) filter whose support widens with the
  * scale factor when shrinking, so that every source pixel contributes and
- * none is skipped (no aliasing), as Pillow's BILINEAR filter: horizontal
- * pass into an 8-bit intermediate of [src_h, dst_w, c], then vertical.
- * Weights are fixed point (22 fraction bits) and the arithmetic is in
- * integers, so results are the same on every machine. */
+ * none is skipped (no aliasing), as Pillow's BILINEAR filter: vertical
+ * pass into an 8-bit intermediate of [dst_h, src_w, c], then horizontal.
+ * Weights are fixed point (14 fraction bits) and the arithmetic is in
+ * integers, so results are the same on every machine and with or without
+ * the AVX2 kernels (used when the CPU has them, unless the environment
+ * variable MLI_KERNELS is "ref"). */
 #ifndef MLI_RESIZE_H
 #define MLI_RESIZE_H
 

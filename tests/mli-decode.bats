@@ -171,3 +171,9 @@ identify_jpeg() {
 	run_man_examples "$MLI_SRCDIR/man/mli-decode.1"
 	[ -f failed.tsv ] && [ ! -s failed.tsv ]
 }
+
+@test "the decode fuzz corpus replays through the decode path without a crash" {
+	run -0 "$MLI_BUILDDIR/fuzz/replay-decode" "$MLI_SRCDIR/fuzz/corpus/decode"
+	[[ "$output" == *"ok 1 - "*"decode: "[1-9]*" inputs replayed"* ]]
+	[[ "$output" != *"not ok"* ]]
+}
