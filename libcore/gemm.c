@@ -32,6 +32,7 @@ struct gemm_job {
 	size_t ldc;
 	int split_rows;     /* threads split C's rows (else its columns) */
 	int pack_a;         /* copy A into strips (else read it in place) */
+	const struct mli_sgemm_a_loader *load;  /* A made block by block */
 };
 
 /* Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-high strips, each stored
@@ -59,6 +60,16 @@ static void pack_a(float *dst, const struct gemm_job *j, size_t i0, size_t mc, s
 		}
 		dst += kc * mr;
 	}
+}
+
+/* Packs an mr-high strip (rows <= mr of them real, element (r, p) at
+ * src[r * rs + p * cs]) like pack_a, for the edges of in-place A. */
+static void pack_strip(float *dst, const float *src, size_t rs, size_t cs, size_t rows, size_t kc,
+		       size_t mr)
+{
+	for (size_t p = 0; p < kc; p++)
+		for (size_t r = 0; r < mr; r++)
+			dst[p * mr + r] = r < rows ? src[r * rs + p * cs] : 0.0f;
 }
 
 /* Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] into NR-wide strips stored
@@ -116,6 +127,7 @@ static void gemm_block(const struct gemm_job *j, float *scratch, size_t i0, size
 	size_t mr = kern->sgemm_mr, nr = kern->sgemm_nr;
 	float *bp = scratch;                             /* (NC / NR, KC, NR) */
 	float *ap = scratch + (size_t)KC * (NC + nr);    /* (MC / MR, KC, MR) */
+	float *lb = ap + (size_t)KC * (MC + mr);         /* (MC, KC) loaded A */
 	float edge[16 * 16];                             /* MR x NR, mr, nr <= 16 */
 
 	if (j->k == 0 || j->alpha == 0.0f) {
@@ -136,8 +148,20 @@ static void gemm_block(const struct gemm_job *j, float *scratch, size_t i0, size
 			pack_b(bp, j, pc, kc, jc, nc, nr);
 			for (size_t ic = i0; ic < i1; ic += MC) {
 				size_t mc = i1 - ic < MC ? i1 - ic : MC;
-				if (j->pack_a)
+				/* The block of op(A) this (ic, pc) step reads, as a
+				 * base and strides, unless it is packed into ap. */
+				const float *ab = NULL;
+				size_t ab_rs = 0, ab_cs = 0;
+				if (j->load) {
+					j->load->load(j->load->ctx, ic, mc, pc, kc, lb, &ab_rs, &ab_cs);
+					ab = lb;
+				} else if (j->pack_a) {
 					pack_a(ap, j, ic, mc, pc, kc, mr);
+				} else {
+					ab = j->a + ic * j->a_rs + pc * j->a_cs;
+					ab_rs = j->a_rs;
+					ab_cs = j->a_cs;
+				}
 				for (size_t jr = 0; jr < nc; jr += nr) {
 					size_t cols = nc - jr < nr ? nc - jr : nr;
 					const float *bs = bp + jr * kc;
@@ -146,14 +170,15 @@ static void gemm_block(const struct gemm_job *j, float *scratch, size_t i0, size
 						const float *as = ap + ir * kc;
 						size_t as_rs = 1, as_cs = mr;
 						float *ct = j->c + (ic + ir) * j->ldc + jc + jr;
-						if (!j->pack_a && rows == mr) {
-							as = j->a + (ic + ir) * j->a_rs + pc * j->a_cs;
-							as_rs = j->a_rs;
-							as_cs = j->a_cs;
-							if (jr == 0 && ir + 2 * mr <= mc)
+						if (ab && rows == mr) {
+							as = ab + ir * ab_rs;
+							as_rs = ab_rs;
+							as_cs = ab_cs;
+							if (!j->load && jr == 0 && ir + 2 * mr <= mc)
 								prefetch_strip(as + mr * as_rs, as_rs, as_cs, mr, kc);
-						} else if (!j->pack_a && jr == 0) {
-							pack_a(ap + ir * kc, j, ic + ir, rows, pc, kc, mr);
+						} else if (ab && jr == 0) {
+							pack_strip(ap + ir * kc, ab + ir * ab_rs, ab_rs, ab_cs, rows,
+								   kc, mr);
 						}
 						if (rows == mr && cols == nr) {
 							kern->sgemm_ukr(kc, as, as_rs, as_cs, bs, ct, j->ldc,
@@ -192,7 +217,47 @@ static void gemm_task(void *arg, int i, int n)
 size_t mli_sgemm_scratch_bytes(const struct mli_kernels *kern)
 {
 	size_t mr = kern->sgemm_mr, nr = kern->sgemm_nr;
-	return ((size_t)KC * (NC + nr) + (size_t)KC * (MC + mr)) * sizeof(float);
+	return ((size_t)KC * (NC + nr) + (size_t)KC * (MC + mr) + (size_t)KC * MC) * sizeof(float);
+}
+
+static int run_gemm(struct gemm_job *j)
+{
+	const struct mli_kernels *kern = j->kern;
+	int rc;
+
+	if ((rc = mli_pool_reserve(j->pool, mli_sgemm_scratch_bytes(kern))) < 0)
+		return rc;
+	/* Split the larger side of C, measured in micro-tiles: whichever
+	 * side is split, every thread re-packs all of the other operand, so
+	 * the split side should be the one that leaves the other small. */
+	j->split_rows = j->m / kern->sgemm_mr >= j->n / kern->sgemm_nr;
+	/* Below about a million multiply-adds, waking the workers costs
+	 * more than it saves; the result is the same either way. */
+	if ((double)j->m * (double)j->n * (double)j->k < 1e6)
+		gemm_task(j, 0, 1);
+	else
+		mli_pool_run(j->pool, gemm_task, j);
+	return 0;
+}
+
+int mli_sgemm_loaded(const struct mli_kernels *kern, struct mli_pool *pool,
+		     const struct mli_sgemm_a_loader *load, int trans_b, size_t m, size_t n,
+		     size_t k, const float *b, size_t ldb, float beta, float *c, size_t ldc)
+{
+	struct gemm_job j = {
+		.kern = kern, .pool = pool, .m = m, .n = n, .k = k, .alpha = 1.0f, .beta = beta,
+		.b = b, .c = c, .ldc = ldc, .load = load,
+	};
+
+	if (!pool || kern->sgemm_mr > 16 || kern->sgemm_nr > 16)
+		return MLI_EINVAL;
+	if (ldc < n || (trans_b ? ldb < k : ldb < n))
+		return MLI_EINVAL;
+	if (m == 0 || n == 0)
+		return 0;
+	j.b_rs = trans_b ? 1 : ldb;
+	j.b_cs = trans_b ? ldb : 1;
+	return run_gemm(&j);
 }
 
 int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
@@ -204,7 +269,6 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 		.kern = kern, .pool = pool, .m = m, .n = n, .k = k,
 		.alpha = alpha, .beta = beta, .a = a, .b = b, .c = c, .ldc = ldc,
 	};
-	int rc;
 
 	if (!pool || kern->sgemm_mr > 16 || kern->sgemm_nr > 16)
 		return MLI_EINVAL;
@@ -212,21 +276,17 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 		return MLI_EINVAL;
 	if (m == 0 || n == 0)
 		return 0;
-	if ((rc = mli_pool_reserve(pool, mli_sgemm_scratch_bytes(kern))) < 0)
-		return rc;
 	j.a_rs = trans_a ? 1 : lda;
 	j.a_cs = trans_a ? lda : 1;
 	j.b_rs = trans_b ? 1 : ldb;
 	j.b_cs = trans_b ? ldb : 1;
-	/* Split the larger side of C, measured in micro-tiles: whichever
-	 * side is split, every thread re-packs all of the other operand, so
-	 * the split side should be the one that leaves the other small. */
-	j.split_rows = m / kern->sgemm_mr >= n / kern->sgemm_nr;
-	/* A is read in place by the micro-kernel (measured faster than
-	 * packing it on every shape tried, by up to 2x when n is small, as
-	 * in convolutions, where packing A costs as much as the multiply);
-	 * it is packed only to fold in alpha. */
-	j.pack_a = alpha != 1.0f;
-	mli_pool_run(pool, gemm_task, &j);
-	return 0;
+	/* A is read in place by the micro-kernel when it is row-major
+	 * (measured faster than packing it on every shape tried, by up to 2x
+	 * when n is small, as in convolutions, where packing A costs as much
+	 * as the multiply). Transposed, an in-place strip touches a new row
+	 * of A at every k step: that wins while rows are short (lda 64..256:
+	 * +25%) and loses once each row is a new page or so (lda >= 1024:
+	 * -30%), so A is packed from lda 512 on, and to fold in alpha. */
+	j.pack_a = alpha != 1.0f || (trans_a && lda >= 512);
+	return run_gemm(&j);
 }

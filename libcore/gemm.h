@@ -32,6 +32,26 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 	      float alpha, const float *a, size_t lda, const float *b, size_t ldb,
 	      float beta, float *c, size_t ldc);
 
+/* An op(A) that is never stored whole (a convolution's im2col matrix):
+ * load() writes the block op(A)[i0 .. i0+mc, p0 .. p0+kc] into dst
+ * (room for mc * kc floats, mc <= 120 and kc <= 320), element (i, p) of
+ * the block at dst[i * *rs + p * *cs]. It runs on the pool's threads,
+ * several at once on different blocks, so it must only read shared
+ * state. */
+struct mli_sgemm_a_loader {
+	void (*load)(void *ctx, size_t i0, size_t mc, size_t p0, size_t kc, float *dst,
+		     size_t *rs, size_t *cs);
+	void *ctx;
+};
+
+/* C = op(A) * op(B) + beta * C with op(A) made block by block by the
+ * loader, each block once per thread that needs it (this is how the
+ * convolutions do an implicit GEMM: the columns are made in L2, just
+ * before use, and never travel through memory). */
+int mli_sgemm_loaded(const struct mli_kernels *kern, struct mli_pool *pool,
+		     const struct mli_sgemm_a_loader *load, int trans_b, size_t m, size_t n,
+		     size_t k, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
 /* The pool scratch (bytes per thread) mli_sgemm needs with this table;
  * callers that share the pool's scratch reserve at least this much. */
 size_t mli_sgemm_scratch_bytes(const struct mli_kernels *kern);

@@ -1,0 +1,340 @@
+/* kernels-run.c: the compute-kernel benchmark behind bench/kernels.
+ *
+ *   kernels-run [THREADS [REPS]]
+ *
+ * Prints, in one run and at one thread count: the peak of an FMA loop
+ * of our own (per thread, all threads at once); mli_sgemm on square
+ * sizes and on the fully connected layer, beside OpenBLAS sgemm on the
+ * same shapes and threads; and every distinct convolution shape of
+ * ResNet-101 at batch 32, forward, backward-data and backward-weights,
+ * as mli runs it (im2col included) beside OpenBLAS sgemm on the GEMM
+ * that the convolution amounts to (im2col excluded, which flatters the
+ * peer). GFLOP/s are medians of REPS timed runs after a warm-up; "%pk"
+ * is against the measured all-thread FMA peak. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conv.h"
+#include "gemm.h"
+#include "kernels.h"
+#include "threadpool.h"
+#ifdef MLI_HAVE_AVX2
+#include "kernels-peak.h"
+#endif
+#ifdef MLI_BENCH_OPENBLAS
+#include <cblas.h>
+#endif
+
+#define BATCH 32
+
+struct bench {
+	const struct mli_kernels *kern;
+	struct mli_pool *pool;
+	int threads, reps;
+	double peak;        /* GFLOP/s, all threads */
+	float *a, *b, *c, *d, *e;   /* big scratch tensors */
+	struct mli_buffer ws;
+};
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return (a > b) - (a < b);
+}
+
+/* Median seconds of reps runs of fn(arg) after one warm-up. */
+static double time_median(int reps, void (*fn)(void *), void *arg)
+{
+	double t[64];
+
+	if (reps > 64)
+		reps = 64;
+	fn(arg);
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+		fn(arg);
+		t[r] = now() - t0;
+	}
+	qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+	return t[reps / 2];
+}
+
+#ifdef MLI_HAVE_AVX2
+struct peak_arg {
+	long iters;
+	double sink[1024];
+};
+
+static void peak_task(void *arg, int i, int n)
+{
+	struct peak_arg *p = arg;
+	p->sink[i] = mli_bench_fma_loop(p->iters);
+}
+
+static void peak_run(void *arg)
+{
+	struct bench *b = arg;
+	static struct peak_arg p;
+	p.iters = 20000000;
+	mli_pool_run(b->pool, peak_task, &p);
+}
+
+static void peak_one(void *arg)
+{
+	(void)arg;
+	volatile double s = mli_bench_fma_loop(20000000);
+	(void)s;
+}
+#endif
+
+struct gemm_arg {
+	struct bench *b;
+	int blas, ta, tb;
+	size_t m, n, k;
+	const float *a, *bm;
+	float *c;
+};
+
+static void gemm_run(void *arg)
+{
+	struct gemm_arg *g = arg;
+	size_t lda = g->ta ? g->m : g->k, ldb = g->tb ? g->k : g->n;
+
+	if (!g->blas) {
+		if (mli_sgemm(g->b->kern, g->b->pool, g->ta, g->tb, g->m, g->n, g->k, 1.0f, g->a, lda,
+			      g->bm, ldb, 0.0f, g->c, g->n) < 0) {
+			fprintf(stderr, "kernels-run: mli_sgemm failed\n");
+			exit(1);
+		}
+		return;
+	}
+#ifdef MLI_BENCH_OPENBLAS
+	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+		    (int)g->m, (int)g->n, (int)g->k, 1.0f, g->a, (int)lda, g->bm, (int)ldb, 0.0f, g->c,
+		    (int)g->n);
+#endif
+}
+
+/* GFLOP/s of one GEMM shape, mli (blas = 0) or OpenBLAS (blas = 1). */
+static double gemm_gflops(struct bench *b, int blas, int ta, int tb, size_t m, size_t n, size_t k)
+{
+	struct gemm_arg g = { b, blas, ta, tb, m, n, k, b->a, b->b, b->c };
+	return 2.0 * (double)m * (double)n * (double)k / time_median(b->reps, gemm_run, &g) / 1e9;
+}
+
+static double blas_gflops(struct bench *b, int ta, int tb, size_t m, size_t n, size_t k)
+{
+#ifdef MLI_BENCH_OPENBLAS
+	return gemm_gflops(b, 1, ta, tb, m, n, k);
+#else
+	(void)b, (void)ta, (void)tb, (void)m, (void)n, (void)k;
+	return 0;
+#endif
+}
+
+struct conv_arg {
+	struct bench *b;
+	struct mli_conv_shape s;
+	int pass;   /* 0 forward, 1 backward-data, 2 backward-weights */
+};
+
+static void conv_run(void *arg)
+{
+	struct conv_arg *c = arg;
+	struct bench *b = c->b;
+	int rc;
+
+	if (c->pass == 0)
+		rc = mli_conv_forward(b->kern, b->pool, &b->ws, &c->s, b->a, b->b, b->c);
+	else if (c->pass == 1)
+		rc = mli_conv_backward_data(b->kern, b->pool, &b->ws, &c->s, b->c, b->b, b->a);
+	else
+		rc = mli_conv_backward_weights(b->kern, b->pool, &b->ws, &c->s, b->a, b->c, b->b);
+	if (rc < 0) {
+		fprintf(stderr, "kernels-run: convolution failed (%d)\n", rc);
+		exit(1);
+	}
+}
+
+/* One distinct ResNet-101 convolution: input h x w x c, kernel, output
+ * channels k, stride, and how many times the network has it. */
+struct layer {
+	const char *name;
+	size_t h, c, kk, k, stride, count;
+};
+
+/* The pre-activation bottleneck ResNet-101 of the original (stride on
+ * the 3x3 and the projection of the first block of every stage, no
+ * max-pool, so stage 1 starts at 112x112): blocks 3, 4, 23, 3. */
+static const struct layer layers[] = {
+	{ "stem 7x7/2 3>64", 224, 3, 7, 64, 2, 1 },
+	{ "s1 proj 1x1/2 64>256", 112, 64, 1, 256, 2, 1 },
+	{ "s1 b1 1x1 64>64 @112", 112, 64, 1, 64, 1, 1 },
+	{ "s1 b1 3x3/2 64 @112", 112, 64, 3, 64, 2, 1 },
+	{ "s1 1x1 64>256 @56", 56, 64, 1, 256, 1, 3 },
+	{ "s1 1x1 256>64 @56", 56, 256, 1, 64, 1, 2 },
+	{ "s1 3x3 64 @56", 56, 64, 3, 64, 1, 2 },
+	{ "s2 proj 1x1/2 256>512", 56, 256, 1, 512, 2, 1 },
+	{ "s2 b1 1x1 256>128 @56", 56, 256, 1, 128, 1, 1 },
+	{ "s2 b1 3x3/2 128 @56", 56, 128, 3, 128, 2, 1 },
+	{ "s2 1x1 128>512 @28", 28, 128, 1, 512, 1, 4 },
+	{ "s2 1x1 512>128 @28", 28, 512, 1, 128, 1, 3 },
+	{ "s2 3x3 128 @28", 28, 128, 3, 128, 1, 3 },
+	{ "s3 proj 1x1/2 512>1024", 28, 512, 1, 1024, 2, 1 },
+	{ "s3 b1 1x1 512>256 @28", 28, 512, 1, 256, 1, 1 },
+	{ "s3 b1 3x3/2 256 @28", 28, 256, 3, 256, 2, 1 },
+	{ "s3 1x1 256>1024 @14", 14, 256, 1, 1024, 1, 23 },
+	{ "s3 1x1 1024>256 @14", 14, 1024, 1, 256, 1, 22 },
+	{ "s3 3x3 256 @14", 14, 256, 3, 256, 1, 22 },
+	{ "s4 proj 1x1/2 1024>2048", 14, 1024, 1, 2048, 2, 1 },
+	{ "s4 b1 1x1 1024>512 @14", 14, 1024, 1, 512, 1, 1 },
+	{ "s4 b1 3x3/2 512 @14", 14, 512, 3, 512, 2, 1 },
+	{ "s4 1x1 512>2048 @7", 7, 512, 1, 2048, 1, 3 },
+	{ "s4 1x1 2048>512 @7", 7, 2048, 1, 512, 1, 2 },
+	{ "s4 3x3 512 @7", 7, 512, 3, 512, 1, 2 },
+};
+
+static float *big(size_t n)
+{
+	float *p = NULL;
+	uint64_t s = 12345;
+
+	if (posix_memalign((void **)&p, 64, n * sizeof *p) != 0) {
+		fprintf(stderr, "kernels-run: out of memory\n");
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		p[i] = (float)((s >> 40) & 0xffff) / 32768.0f - 1.0f;
+	}
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = { 0 };
+	static const size_t squares[] = { 256, 512, 1024, 2048, 3072 };
+	/* Big enough for the largest operand: a 7x7 stem's columns,
+	 * 401408 x 147 floats. */
+	const size_t cap = (size_t)64 << 20;
+	double tot_mli[3] = { 0 }, tot_blas[3] = { 0 }, tot_flop[3] = { 0 };
+
+	b.threads = argc > 1 ? atoi(argv[1]) : 0;
+	b.reps = argc > 2 ? atoi(argv[2]) : 5;
+	if (b.reps < 1)
+		b.reps = 1;
+	b.kern = mli_kernels_select();
+	if (!b.kern || mli_pool_create(&b.pool, b.threads) < 0) {
+		fprintf(stderr, "kernels-run: no kernel table or no thread pool\n");
+		return 1;
+	}
+	b.threads = mli_pool_threads(b.pool);
+#ifdef MLI_BENCH_OPENBLAS
+	openblas_set_num_threads(b.threads);
+#endif
+	b.a = big(cap);
+	b.b = big(cap);
+	b.c = big(cap);
+
+	printf("kernels: table %s, %d threads, median of %d\n", b.kern->name, b.threads, b.reps);
+#ifdef MLI_HAVE_AVX2
+	{
+		double t1 = time_median(b.reps, peak_one, NULL);
+		double tn = time_median(b.reps, peak_run, &b);
+		double f = 20000000.0 * MLI_BENCH_FMA_FLOPS_PER_ITER;
+		b.peak = f * b.threads / tn / 1e9;
+		printf("peak FMA (AVX2, 8-wide): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n",
+		       f / t1 / 1e9, b.threads, b.peak);
+	}
+#else
+	printf("peak FMA: not built (--disable-avx2)\n");
+#endif
+	if (b.peak <= 0)
+		b.peak = 1;
+
+	printf("\n%-28s %9s %5s %9s %6s\n", "GEMM m x n x k", "mli GF/s", "%pk", "BLAS GF/s", "mli/BLAS");
+	for (size_t i = 0; i < sizeof squares / sizeof squares[0]; i++) {
+		size_t s = squares[i];
+		double g = gemm_gflops(&b, 0, 0, 0, s, s, s), o = blas_gflops(&b, 0, 0, s, s, s);
+		char name[64];
+		snprintf(name, sizeof name, "%zu^3", s);
+		printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", name, g, 100 * g / b.peak, o, o > 0 ? g / o : 0);
+	}
+	{
+		/* The classifier: 2048 features to 11,166 classes at batch 32. */
+		static const struct { const char *name; int ta, tb; size_t m, n, k; } fc[] = {
+			{ "fc fwd 32x11166x2048", 0, 0, BATCH, 11166, 2048 },
+			{ "fc bwd-data 32x2048x11166", 0, 1, BATCH, 2048, 11166 },
+			{ "fc bwd-wt 2048x11166x32", 1, 0, 2048, 11166, BATCH },
+		};
+		for (size_t i = 0; i < 3; i++) {
+			double g = gemm_gflops(&b, 0, fc[i].ta, fc[i].tb, fc[i].m, fc[i].n, fc[i].k);
+			double o = blas_gflops(&b, fc[i].ta, fc[i].tb, fc[i].m, fc[i].n, fc[i].k);
+			printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", fc[i].name, g, 100 * g / b.peak, o,
+			       o > 0 ? g / o : 0);
+		}
+	}
+
+	printf("\nResNet-101 convolutions, batch %d (x: times in the network)\n", BATCH);
+	printf("%-26s %3s | %-17s | %-17s | %-17s\n", "", "", "forward", "backward-data",
+	       "backward-weights");
+	printf("%-26s %3s | %5s %4s %6s | %5s %4s %6s | %5s %4s %6s\n", "layer", "x", "GF/s", "%pk",
+	       "/BLAS", "GF/s", "%pk", "/BLAS", "GF/s", "%pk", "/BLAS");
+	for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
+		const struct layer *l = &layers[i];
+		struct conv_arg c = { .b = &b };
+		size_t m, kd;
+		double flop;
+
+		mli_conv_shape_init(&c.s, BATCH, l->h, l->h, l->c, l->kk, l->kk, l->k, l->stride);
+		m = BATCH * c.s.oh * c.s.ow;
+		kd = l->kk * l->kk * l->c;
+		flop = 2.0 * (double)m * (double)kd * (double)l->k;
+		printf("%-26s %3zu |", l->name, l->count);
+		for (int pass = 0; pass < 3; pass++) {
+			double t, g, o;
+			c.pass = pass;
+			t = time_median(b.reps, conv_run, &c);
+			g = flop / t / 1e9;
+			if (pass == 0)
+				o = blas_gflops(&b, 0, 0, m, l->k, kd);
+			else if (pass == 1)
+				o = blas_gflops(&b, 0, 1, m, kd, l->k);
+			else
+				o = blas_gflops(&b, 1, 0, kd, l->k, m);
+			tot_mli[pass] += t * (double)l->count;
+			tot_blas[pass] += o > 0 ? flop / (o * 1e9) * (double)l->count : 0;
+			tot_flop[pass] += flop * (double)l->count;
+			printf(" %5.1f %4.0f %6.2f |", g, 100 * g / b.peak, o > 0 ? g / o : 0);
+			fflush(stdout);
+		}
+		printf("\n");
+	}
+	printf("%-30s |", "whole network (weighted by x)");
+	for (int pass = 0; pass < 3; pass++) {
+		double g = tot_flop[pass] / tot_mli[pass] / 1e9;
+		double o = tot_blas[pass] > 0 ? tot_flop[pass] / tot_blas[pass] / 1e9 : 0;
+		printf(" %5.1f %4.0f %6.2f |", g, 100 * g / b.peak, o > 0 ? g / o : 0);
+	}
+	printf("\nconvolution time per batch: mli %.3f s (fwd %.3f, bwd-data %.3f, bwd-wt %.3f)",
+	       tot_mli[0] + tot_mli[1] + tot_mli[2], tot_mli[0], tot_mli[1], tot_mli[2]);
+	if (tot_blas[0] > 0)
+		printf("; OpenBLAS GEMMs alone %.3f s", tot_blas[0] + tot_blas[1] + tot_blas[2]);
+	printf("\n");
+	mli_buffer_free(&b.ws);
+	mli_pool_destroy(b.pool);
+	free(b.a);
+	free(b.b);
+	free(b.c);
+	return 0;
+}
