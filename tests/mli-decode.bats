@@ -35,6 +35,26 @@ im_3.jpg 256x341x3" ]
 	run -0 mli-cat --verify out.mli
 }
 
+@test "the images inside the original TFRecord shards decode to their recorded size and djpeg's pixels" {
+	mkdir tf
+	python3 "$MLI_SRCDIR/tests/tfrecord-images.py" tf "$DATA"/tfrecords/*.tfrecords > sizes
+	[ "$(wc -l < sizes)" = 4 ]
+	cd tf
+	"$MKENCODED" $(cut -d ' ' -f 1 ../sizes) > ../tf.mli
+	cd ..
+	mli-decode -q tf.mli > full.mli
+	run -0 shapes full.mli
+	[ "$output" = "$(awk '{ print $1, $3 "x" $2 "x3" }' sizes)" ]
+	mli-cat -q --extract x full.mli
+	for f in $(cut -d ' ' -f 1 sizes); do
+		djpeg -ppm tf/$f | cmp - x/$f.ppm
+	done
+	mli-decode -q -s 256 tf.mli > small.mli
+	run -0 shapes small.mli
+	[ "${lines[0]}" = "0-0.jpg 256x342x3" ]
+	[ "${lines[2]}" = "1-0.jpg 256x341x3" ]
+}
+
 @test "at a DCT scale's size the pixels are djpeg's at that scale, byte for byte" {
 	for f in im_0 im_2; do
 		djpeg -scale 1/4 -ppm $f.jpg > $f.ref.ppm
