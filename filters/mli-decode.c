@@ -407,7 +407,7 @@ static void write_record(struct run *r, const struct job *j)
 	int rc;
 
 	if ((rc = mli_writer_begin(r->w, r->opt->quality ? MLI_TYPE_ENCODED : MLI_TYPE_IMAGE)) < 0
-	    || (rc = mli_writer_key(r->w, job_key(j), j->key_len)) < 0
+	    || (j->key_len && (rc = mli_writer_key(r->w, job_key(j), j->key_len)) < 0)
 	    || (rc = mli_writer_labels(r->w, job_labels(j), j->n_labels)) < 0)
 		program_output_failed(prog, rc);
 	if (r->opt->quality) {

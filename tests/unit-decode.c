@@ -609,8 +609,9 @@ static void test_encode_round_trip(struct tap *tap)
 	if (err > 4.0)
 		TAP_FAIL("quality 90 round trip: mean error %.2f", err);
 	ASSERT(err > 0.0);
-	ASSERT_EQ(mli_jpeg_encode(a.pixels, a.width, a.height, 0, &jpg, &len), MLI_EINVAL);
 	free(jpg);
+	ASSERT_EQ(mli_jpeg_encode(a.pixels, a.width, a.height, 0, &jpg, &len), MLI_EINVAL);
+	ASSERT(jpg == NULL);
 	free(a.pixels);
 	free(c.pixels);
 	free(b.p);
