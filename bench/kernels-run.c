@@ -35,7 +35,8 @@ struct bench {
 	struct mli_pool *pool;
 	int threads, reps;
 	double peak;        /* GFLOP/s, all threads */
-	float *a, *b, *c, *d, *e;   /* big scratch tensors */
+	float *a, *b, *c;           /* big tensors for mli */
+	float *d, *e, *f;           /* and for OpenBLAS */
 	struct mli_buffer ws;
 };
 
@@ -97,6 +98,23 @@ static void peak_one(void *arg)
 }
 #endif
 
+/* Measures and prints the FMA peak, one thread and all; the first
+ * measurement is the one "%pk" refers to. */
+static void measure_peak(struct bench *b, const char *when)
+{
+#ifdef MLI_HAVE_AVX2
+	double t1 = time_median(b->reps, peak_one, NULL);
+	double tn = time_median(b->reps, peak_run, b);
+	double f = 20000000.0 * MLI_BENCH_FMA_FLOPS_PER_ITER;
+	if (b->peak == 0)
+		b->peak = f * b->threads / tn / 1e9;
+	printf("peak FMA (AVX2, 8-wide)%s: 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n", when,
+	       f / t1 / 1e9, b->threads, f * b->threads / tn / 1e9);
+#else
+	printf("peak FMA%s: not built (--disable-avx2)\n", when);
+#endif
+}
+
 struct gemm_arg {
 	struct bench *b;
 	int blas, ta, tb;
@@ -125,21 +143,54 @@ static void gemm_run(void *arg)
 #endif
 }
 
-/* GFLOP/s of one GEMM shape, mli (blas = 0) or OpenBLAS (blas = 1). */
-static double gemm_gflops(struct bench *b, int blas, int ta, int tb, size_t m, size_t n, size_t k)
+/* Median seconds of fa(a) and of fb(b) (fb may be NULL), timed in
+ * alternation after a warm-up of each, so that a noisy neighbour slows
+ * both alike. */
+static void time_pair(int reps, void (*fa)(void *), void *a, void (*fb)(void *), void *b,
+		      double *ta, double *tb)
 {
-	struct gemm_arg g = { b, blas, ta, tb, m, n, k, b->a, b->b, b->c };
-	return 2.0 * (double)m * (double)n * (double)k / time_median(b->reps, gemm_run, &g) / 1e9;
+	double x[64], y[64];
+
+	if (reps > 64)
+		reps = 64;
+	fa(a);
+	if (fb)
+		fb(b);
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+		fa(a);
+		x[r] = now() - t0;
+		if (fb) {
+			t0 = now();
+			fb(b);
+			y[r] = now() - t0;
+		}
+	}
+	qsort(x, (size_t)reps, sizeof x[0], cmp_double);
+	*ta = x[reps / 2];
+	if (fb) {
+		qsort(y, (size_t)reps, sizeof y[0], cmp_double);
+		*tb = y[reps / 2];
+	} else {
+		*tb = 0;
+	}
 }
 
-static double blas_gflops(struct bench *b, int ta, int tb, size_t m, size_t n, size_t k)
+/* GFLOP/s of one GEMM shape, mli's and OpenBLAS's (0 without it). */
+static void gemm_pair(struct bench *b, int ta, int tb, size_t m, size_t n, size_t k, double *mli,
+		      double *blas)
 {
+	struct gemm_arg g = { b, 0, ta, tb, m, n, k, b->a, b->b, b->c };
+	struct gemm_arg o = { b, 1, ta, tb, m, n, k, b->d, b->e, b->f };
+	double flop = 2.0 * (double)m * (double)n * (double)k, t1, t2;
 #ifdef MLI_BENCH_OPENBLAS
-	return gemm_gflops(b, 1, ta, tb, m, n, k);
+	time_pair(b->reps, gemm_run, &g, gemm_run, &o, &t1, &t2);
 #else
-	(void)b, (void)ta, (void)tb, (void)m, (void)n, (void)k;
-	return 0;
+	(void)o;
+	time_pair(b->reps, gemm_run, &g, NULL, NULL, &t1, &t2);
 #endif
+	*mli = flop / t1 / 1e9;
+	*blas = t2 > 0 ? flop / t2 / 1e9 : 0;
 }
 
 struct conv_arg {
@@ -245,28 +296,23 @@ int main(int argc, char **argv)
 	b.a = big(cap);
 	b.b = big(cap);
 	b.c = big(cap);
+#ifdef MLI_BENCH_OPENBLAS
+	b.d = big(cap);
+	b.e = big(cap);
+	b.f = big(cap);
+#endif
 
 	printf("kernels: table %s, %d threads, median of %d\n", b.kern->name, b.threads, b.reps);
-#ifdef MLI_HAVE_AVX2
-	{
-		double t1 = time_median(b.reps, peak_one, NULL);
-		double tn = time_median(b.reps, peak_run, &b);
-		double f = 20000000.0 * MLI_BENCH_FMA_FLOPS_PER_ITER;
-		b.peak = f * b.threads / tn / 1e9;
-		printf("peak FMA (AVX2, 8-wide): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n",
-		       f / t1 / 1e9, b.threads, b.peak);
-	}
-#else
-	printf("peak FMA: not built (--disable-avx2)\n");
-#endif
+	measure_peak(&b, "");
 	if (b.peak <= 0)
 		b.peak = 1;
 
 	printf("\n%-28s %9s %5s %9s %6s\n", "GEMM m x n x k", "mli GF/s", "%pk", "BLAS GF/s", "mli/BLAS");
 	for (size_t i = 0; i < sizeof squares / sizeof squares[0]; i++) {
 		size_t s = squares[i];
-		double g = gemm_gflops(&b, 0, 0, 0, s, s, s), o = blas_gflops(&b, 0, 0, s, s, s);
+		double g, o;
 		char name[64];
+		gemm_pair(&b, 0, 0, s, s, s, &g, &o);
 		snprintf(name, sizeof name, "%zu^3", s);
 		printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", name, g, 100 * g / b.peak, o, o > 0 ? g / o : 0);
 	}
@@ -278,8 +324,8 @@ int main(int argc, char **argv)
 			{ "fc bwd-wt 2048x11166x32", 1, 0, 2048, 11166, BATCH },
 		};
 		for (size_t i = 0; i < 3; i++) {
-			double g = gemm_gflops(&b, 0, fc[i].ta, fc[i].tb, fc[i].m, fc[i].n, fc[i].k);
-			double o = blas_gflops(&b, fc[i].ta, fc[i].tb, fc[i].m, fc[i].n, fc[i].k);
+			double g, o;
+			gemm_pair(&b, fc[i].ta, fc[i].tb, fc[i].m, fc[i].n, fc[i].k, &g, &o);
 			printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", fc[i].name, g, 100 * g / b.peak, o,
 			       o > 0 ? g / o : 0);
 		}
@@ -302,16 +348,21 @@ int main(int argc, char **argv)
 		flop = 2.0 * (double)m * (double)kd * (double)l->k;
 		printf("%-26s %3zu |", l->name, l->count);
 		for (int pass = 0; pass < 3; pass++) {
-			double t, g, o;
+			double t, tb, g, o;
+			struct gemm_arg ga = { &b, 1, 0, 0, m, l->k, kd, b.d, b.e, b.f };
 			c.pass = pass;
-			t = time_median(b.reps, conv_run, &c);
+			if (pass == 1)
+				ga = (struct gemm_arg){ &b, 1, 0, 1, m, kd, l->k, b.d, b.e, b.f };
+			else if (pass == 2)
+				ga = (struct gemm_arg){ &b, 1, 1, 0, kd, l->k, m, b.d, b.e, b.f };
+#ifdef MLI_BENCH_OPENBLAS
+			time_pair(b.reps, conv_run, &c, gemm_run, &ga, &t, &tb);
+#else
+			(void)ga;
+			time_pair(b.reps, conv_run, &c, NULL, NULL, &t, &tb);
+#endif
 			g = flop / t / 1e9;
-			if (pass == 0)
-				o = blas_gflops(&b, 0, 0, m, l->k, kd);
-			else if (pass == 1)
-				o = blas_gflops(&b, 0, 1, m, kd, l->k);
-			else
-				o = blas_gflops(&b, 1, 0, kd, l->k, m);
+			o = tb > 0 ? flop / tb / 1e9 : 0;
 			tot_mli[pass] += t * (double)l->count;
 			tot_blas[pass] += o > 0 ? flop / (o * 1e9) * (double)l->count : 0;
 			tot_flop[pass] += flop * (double)l->count;
@@ -331,10 +382,14 @@ int main(int argc, char **argv)
 	if (tot_blas[0] > 0)
 		printf("; OpenBLAS GEMMs alone %.3f s", tot_blas[0] + tot_blas[1] + tot_blas[2]);
 	printf("\n");
+	measure_peak(&b, " (again, at the end)");
 	mli_buffer_free(&b.ws);
 	mli_pool_destroy(b.pool);
 	free(b.a);
 	free(b.b);
 	free(b.c);
+	free(b.d);
+	free(b.e);
+	free(b.f);
 	return 0;
 }

@@ -20,7 +20,8 @@ struct mli_kernels {
 	/* The SGEMM micro-kernel (gemm.c is its driver). It multiplies an
 	 * mr x kc strip of A, element (r, p) at a[r * a_rs + p * a_cs] (a
 	 * packed strip has a_rs 1, a_cs mr; gemm.c also passes A unpacked
-	 * where that saves the copy), by a packed strip of B, b: (kc, nr),
+	 * where that saves the copy; one of a_rs and a_cs is always 1), by
+	 * a packed strip of B, b: (kc, nr),
 	 * summing over k in order from zero, and
 	 * stores the mr x nr tile into c (row stride ldc), or adds it to c's
 	 * contents when accumulate is nonzero. Every table sums in the same
