@@ -4,9 +4,10 @@
  * order, one IMAGE record per usable image (PIXELS [height, width, 3]
  * uint8 RGB, KEY and LABELS carried over) or, with --encode, one ENCODED
  * JPEG record at the new size. The decoding is in libcore (decode.h); this
- * file parses options, feeds a ring of jobs to --threads workers, and
- * writes the results in the order they were read, so that the output is
- * the same bytes whatever the number of threads. */
+ * file parses options, feeds a fixed set of jobs to --threads workers,
+ * and writes the results in the order they were read, so that the output
+ * is the same bytes whatever the number of threads (or, with --unordered,
+ * as they finish). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,6 +35,7 @@ struct options {
 	int quality;              /* --encode: JPEG quality; 0: write pixels */
 	int threads;
 	int strict;
+	int unordered;            /* write records as they finish */
 	int level;                /* zstd level of the output; -1: none */
 	const char *failures;
 	int progress_mode;
@@ -65,8 +67,14 @@ struct pool {
 	pthread_cond_t work, done;
 	struct job *jobs;
 	size_t n_jobs;
-	uint64_t next_take;        /* sequence number of the next job to decode */
-	uint64_t queued;           /* jobs before this sequence number are queued */
+	/* Rings of job indices, n_jobs long: queued for the workers, and
+	 * (--unordered only) done in the order they finished. */
+	size_t *queued, *finished;
+	uint64_t queued_head, queued_tail, finished_head, finished_tail;
+	/* Jobs free for the next records (the main thread's alone). */
+	size_t *free_jobs;
+	size_t n_free;
+	int unordered;
 	int stop;
 	const struct options *opt;
 	pthread_t *threads;
@@ -76,7 +84,7 @@ struct pool {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: %s [-pq] [-s N] [-m N] [-S WxH] [--upscale] [-e Q] [-j N] [-L LEVEL]\n"
+		"usage: %s [-pq] [-s N] [-m N] [-S WxH] [--upscale] [-e Q] [-j N] [--unordered] [-L LEVEL]\n"
 		"       [--max-pixels N] [--max-scans N] [--lenient] [--strict] [--failures FILE] [FILE ...]\n"
 		"Decode encoded-image records to pixels (stdin when no FILE or FILE is -).\n"
 		"\n"
@@ -86,6 +94,7 @@ static void usage(FILE *out)
 		"      --upscale         let --short-side and --max-side enlarge images\n"
 		"  -e, --encode Q        write JPEG records of quality Q (1-100) instead of pixels\n"
 		"  -j, --threads N       decode on N threads (default: every online CPU)\n"
+		"      --unordered       write records as they are done, not in input order\n"
 		"  -L, --level LEVEL     compress the output frames at zstd LEVEL (default 0: none)\n"
 		"      --max-pixels N    skip images of more than N pixels (default 100M)\n"
 		"      --max-scans N     skip JPEGs of more than N scans (default %d; 0: no cap)\n"
@@ -109,7 +118,8 @@ static uint32_t parse_side(const char *opt, const char *s)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_UPSCALE = 256, OPT_MAX_PIXELS, OPT_MAX_SCANS, OPT_LENIENT, OPT_STRICT, OPT_FAILURES };
+	enum { OPT_UPSCALE = 256, OPT_MAX_PIXELS, OPT_MAX_SCANS, OPT_LENIENT, OPT_STRICT, OPT_FAILURES,
+	       OPT_UNORDERED };
 	static const struct option longopts[] = {
 		{ "short-side", required_argument, NULL, 's' },
 		{ "max-side", required_argument, NULL, 'm' },
@@ -117,6 +127,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "upscale", no_argument, NULL, OPT_UPSCALE },
 		{ "encode", required_argument, NULL, 'e' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "unordered", no_argument, NULL, OPT_UNORDERED },
 		{ "level", required_argument, NULL, 'L' },
 		{ "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
 		{ "max-scans", required_argument, NULL, OPT_MAX_SCANS },
@@ -185,6 +196,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_LENIENT: o->dopt.lenient = 1; break;
 		case OPT_STRICT: o->strict = 1; break;
+		case OPT_UNORDERED: o->unordered = 1; break;
 		case OPT_FAILURES: o->failures = optarg; break;
 		case 'p': o->progress_mode = MLI_PROGRESS_ON; break;
 		case 'q': o->progress_mode = MLI_PROGRESS_OFF; break;
@@ -289,7 +301,15 @@ static void job_clear(struct job *j)
 	j->state = JOB_FREE;
 }
 
-/* ---- the pool: workers take queued jobs in sequence order ---- */
+/* ---- the pool: workers take queued jobs in the order queued ---- */
+
+/* Marks a job done (with the lock held, when there are workers). */
+static void job_done(struct pool *p, size_t slot)
+{
+	p->jobs[slot].state = JOB_DONE;
+	if (p->unordered)
+		p->finished[p->finished_tail++ % p->n_jobs] = slot;
+}
 
 static void *worker(void *arg)
 {
@@ -297,15 +317,15 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->next_take == p->queued)
+		while (!p->stop && p->queued_head == p->queued_tail)
 			pthread_cond_wait(&p->work, &p->mu);
-		if (p->next_take == p->queued)
+		if (p->queued_head == p->queued_tail)
 			break;
-		struct job *j = &p->jobs[p->next_take++ % p->n_jobs];
+		size_t slot = p->queued[p->queued_head++ % p->n_jobs];
 		pthread_mutex_unlock(&p->mu);
-		job_run(j, p->opt);
+		job_run(&p->jobs[slot], p->opt);
 		pthread_mutex_lock(&p->mu);
-		j->state = JOB_DONE;
+		job_done(p, slot);
 		pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -316,9 +336,18 @@ static int pool_start(struct pool *p, const struct options *o)
 {
 	memset(p, 0, sizeof *p);
 	p->opt = o;
+	p->unordered = o->unordered;
 	p->n_jobs = o->threads == 1 ? 1 : (size_t)o->threads * 4;
-	if (!(p->jobs = calloc(p->n_jobs, sizeof *p->jobs)))
+	p->jobs = calloc(p->n_jobs, sizeof *p->jobs);
+	p->queued = calloc(p->n_jobs, sizeof *p->queued);
+	p->finished = calloc(p->n_jobs, sizeof *p->finished);
+	p->free_jobs = calloc(p->n_jobs, sizeof *p->free_jobs);
+	if (!p->jobs || !p->queued || !p->finished || !p->free_jobs)
 		return MLI_ENOMEM;
+	/* Taken from the top: job 0 first. */
+	for (size_t i = 0; i < p->n_jobs; i++)
+		p->free_jobs[i] = p->n_jobs - 1 - i;
+	p->n_free = p->n_jobs;
 	if (o->threads == 1)
 		return 0;
 	pthread_mutex_init(&p->mu, NULL);
@@ -334,34 +363,57 @@ static int pool_start(struct pool *p, const struct options *o)
 	return 0;
 }
 
-/* Queues job seq (already filled); without workers, runs it here. */
-static void pool_queue(struct pool *p, uint64_t seq)
+/* A free job for the next record; the caller checks n_free first. */
+static size_t pool_take(struct pool *p)
 {
-	struct job *j = &p->jobs[seq % p->n_jobs];
+	return p->free_jobs[--p->n_free];
+}
 
+static void pool_release(struct pool *p, size_t slot)
+{
+	job_clear(&p->jobs[slot]);
+	p->free_jobs[p->n_free++] = slot;
+}
+
+/* Queues a filled job; without workers, runs it here. */
+static void pool_queue(struct pool *p, size_t slot)
+{
 	if (!p->n_threads) {
-		job_run(j, p->opt);
-		j->state = JOB_DONE;
+		job_run(&p->jobs[slot], p->opt);
+		job_done(p, slot);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
-	j->state = JOB_QUEUED;
-	p->queued = seq + 1;
+	p->jobs[slot].state = JOB_QUEUED;
+	p->queued[p->queued_tail++ % p->n_jobs] = slot;
 	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->mu);
 }
 
-static struct job *pool_wait(struct pool *p, uint64_t seq)
+/* Waits for this job to be done. */
+static void pool_wait(struct pool *p, size_t slot)
 {
-	struct job *j = &p->jobs[seq % p->n_jobs];
-
 	if (!p->n_threads)
-		return j;
+		return;
 	pthread_mutex_lock(&p->mu);
-	while (j->state != JOB_DONE)
+	while (p->jobs[slot].state != JOB_DONE)
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
-	return j;
+}
+
+/* Waits for the first job to finish of those not yet returned. */
+static size_t pool_wait_any(struct pool *p)
+{
+	size_t slot;
+
+	if (p->n_threads)
+		pthread_mutex_lock(&p->mu);
+	while (p->finished_head == p->finished_tail)
+		pthread_cond_wait(&p->done, &p->mu);
+	slot = p->finished[p->finished_head++ % p->n_jobs];
+	if (p->n_threads)
+		pthread_mutex_unlock(&p->mu);
+	return slot;
 }
 
 static void pool_stop(struct pool *p)
@@ -379,6 +431,9 @@ static void pool_stop(struct pool *p)
 		free(p->jobs[i].in);
 	}
 	free(p->jobs);
+	free(p->queued);
+	free(p->finished);
+	free(p->free_jobs);
 	free(p->threads);
 }
 
@@ -460,41 +515,50 @@ static int emit(struct run *r, const struct job *j)
 static int decode_input(struct run *r, struct pool *p, const char *name, int fd)
 {
 	struct mli_reader *rd = mli_reader_open(fd, NULL);
+	/* Jobs in input order, and how many were read and written. */
+	size_t *order = malloc(sizeof *order * p->n_jobs);
 	uint64_t seq_in = 0, seq_out = 0;
 	struct mli_record rec;
 	int rc = 1, failed = 0;
 
-	if (!rd) {
+	if (!rd || !order) {
 		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
 		exit(PROGRAM_EXIT_FAILURE);
 	}
 	r->input = name;
 	r->rstats = mli_reader_stats(rd);
 	for (;;) {
-		/* Keep the ring full while there is input ... */
-		while (rc > 0 && !failed && seq_in - seq_out < p->n_jobs) {
-			struct job *j = &p->jobs[seq_in % p->n_jobs];
+		/* Keep every job busy while there is input ... */
+		while (rc > 0 && !failed && p->n_free > 0) {
 			if ((rc = mli_reader_next(rd, &rec)) <= 0)
 				break;
-			if (job_fill(j, &rec) < 0) {
+			size_t slot = pool_take(p);
+			if (job_fill(&p->jobs[slot], &rec) < 0) {
 				fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
 				exit(PROGRAM_EXIT_FAILURE);
 			}
-			pool_queue(p, seq_in++);
+			order[seq_in++ % p->n_jobs] = slot;
+			pool_queue(p, slot);
 		}
 		if (seq_out == seq_in)
 			break;
-		/* ... and write the oldest job out when it is done. */
-		struct job *j = pool_wait(p, seq_out);
-		if (!failed && emit(r, j) < 0)
+		/* ... and write out the oldest job (or with --unordered the
+		 * first finished) when it is done. */
+		size_t slot = order[seq_out % p->n_jobs];
+		if (p->unordered)
+			slot = pool_wait_any(p);
+		else
+			pool_wait(p, slot);
+		if (!failed && emit(r, &p->jobs[slot]) < 0)
 			failed = 1;
-		job_clear(j);
+		pool_release(p, slot);
 		seq_out++;
 		if (ferror(stdout))
 			program_output_failed(prog, MLI_ESYS);
 		mli_progress_update(&r->progress, r->tally.in, r->bytes_before + r->rstats->offset,
 				    mli_tally_skipped(&r->tally));
 	}
+	free(order);
 	r->bytes_before += r->rstats->offset;
 	if (rc < 0) {
 		mli_progress_end(&r->progress);

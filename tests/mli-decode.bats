@@ -79,6 +79,16 @@ im_3.jpg 256x341x3" ]
 	[ "$output" = 12 ]
 }
 
+@test "--unordered writes the same records, in any order" {
+	cat samples.mli samples.mli > many.mli
+	mli-decode -q -j 1 -s 100 many.mli > ordered.mli
+	mli-decode -q -j 3 --unordered -s 100 many.mli > any.mli
+	run -0 mli-cat --verify any.mli
+	[ "$(mli-cat --list ordered.mli | sort)" = "$(mli-cat --list any.mli | sort)" ]
+	mli-decode -q -j 1 --unordered -s 100 many.mli > one.mli
+	cmp ordered.mli one.mli
+}
+
 @test "--encode writes JPEG records that decode back to the size asked" {
 	mli-decode -q -s 256 -e 90 samples.mli > shard.mli
 	run -0 mli-cat --list shard.mli
