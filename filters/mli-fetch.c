@@ -16,6 +16,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,8 +104,7 @@ static void usage(FILE *out)
 		"      --host-failures N     failures in a row that pause a host (default 10)\n"
 		"      --reject-hash FILE    XXH3-64 hashes of placeholder images, one per line\n"
 		"      --reject-url PATTERN  final URLs of placeholder images (fnmatch)\n"
-		"  -L, --level LEVEL         compress records at zstd LEVEL (default 3)\n"
-		"      --store               store records uncompressed (less CPU)\n"
+		"  -L, --level LEVEL         compress records at zstd LEVEL (default: store them)\n"
 		"      --seed N              seed of the retry jitter\n"
 		"  -p, --progress            show progress on stderr even when it is not a terminal\n"
 		"  -q, --quiet               no progress and no summary\n"
@@ -148,7 +150,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		OPT_PER_HOST = 256, OPT_RESUME, OPT_RETRY_FROM, OPT_RETRY_CLASS, OPT_CONNECT_TIMEOUT,
 		OPT_TIMEOUT, OPT_LOW_SPEED, OPT_LOW_SPEED_TIME, OPT_MAX_BYTES, OPT_MAX_REDIRECTS,
 		OPT_RETRIES, OPT_BACKOFF, OPT_BACKOFF_MAX, OPT_HOST_FAILURES, OPT_REJECT_HASH,
-		OPT_REJECT_URL, OPT_SEED, OPT_STORE
+		OPT_REJECT_URL, OPT_SEED
 	};
 	static const struct option longopts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
@@ -171,7 +173,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "reject-hash", required_argument, NULL, OPT_REJECT_HASH },
 		{ "reject-url", required_argument, NULL, OPT_REJECT_URL },
 		{ "level", required_argument, NULL, 'L' },
-		{ "store", no_argument, NULL, OPT_STORE },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -186,6 +187,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	mli_fetch_options_default(f);
+	o->level = -1;
 	f->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	for (size_t i = 0; i < sizeof default_reject_urls / sizeof *default_reject_urls; i++)
 		o->reject_urls[o->n_reject_urls++] = default_reject_urls[i];
@@ -225,7 +227,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->reject_urls[o->n_reject_urls++] = optarg;
 			break;
 		case 'L': o->level = parse_int("--level", optarg, 1, 19); break;
-		case OPT_STORE: o->level = -1; break;
 		case OPT_SEED:
 			if (mli_parse_long(optarg, 0, LONG_MAX, &v) < 0)
 				program_usage_error(prog, "--seed: not a number: '%s'", optarg);
@@ -632,6 +633,14 @@ int main(int argc, char **argv)
 	int out_fd = STDOUT_FILENO, rc;
 
 	program_init();
+#ifdef __GLIBC__
+	/* Bodies of a few hundred KB come and go thousands of times a
+	 * second; by default glibc maps and unmaps or trims them each time,
+	 * and the page faults cost a third of the CPU of a download on
+	 * loopback. Keep such sizes on the heap and the heap grown. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
 	parse_options(argc, argv, &o);
 	r.opt = &o;
 	r.files = o.n_files ? o.files : stdin_only;

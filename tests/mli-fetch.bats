@@ -77,7 +77,7 @@ class_of() {
 
 @test "records carry the HTTP status and the server's Content-Type" {
 	printf '%s/png-as-jpeg\t1:1\n' "$B" > list.txt
-	mli-fetch -q --store < list.txt > out.mli
+	mli-fetch -q < list.txt > out.mli
 	run -0 mli-cat --json out.mli
 	[[ "$output" == *'"media":"image/png"'* ]]
 	# Field 32 (HTTP_STATUS) holds 200, little-endian; field 33 the header.
