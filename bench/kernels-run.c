@@ -1,7 +1,8 @@
 /* kernels-run.c: the compute-kernel benchmark behind bench/kernels.
  *
- *   kernels-run [THREADS [REPS]]
+ *   kernels-run [THREADS [REPS [LAYER]]]
  *
+ * With LAYER, only the convolutions whose names contain it are run.
  * Prints, in one run and at one thread count: the peak of an FMA loop
  * of our own (per thread, all threads at once); mli_sgemm on square
  * sizes and on the fully connected layer, beside OpenBLAS sgemm on the
@@ -279,9 +280,11 @@ int main(int argc, char **argv)
 	 * 401408 x 147 floats. */
 	const size_t cap = (size_t)64 << 20;
 	double tot_mli[3] = { 0 }, tot_blas[3] = { 0 }, tot_flop[3] = { 0 };
+	const char *only;
 
 	b.threads = argc > 1 ? atoi(argv[1]) : 0;
 	b.reps = argc > 2 ? atoi(argv[2]) : 5;
+	only = argc > 3 ? argv[3] : NULL;
 	if (b.reps < 1)
 		b.reps = 1;
 	b.kern = mli_kernels_select();
@@ -308,7 +311,7 @@ int main(int argc, char **argv)
 		b.peak = 1;
 
 	printf("\n%-28s %9s %5s %9s %6s\n", "GEMM m x n x k", "mli GF/s", "%pk", "BLAS GF/s", "mli/BLAS");
-	for (size_t i = 0; i < sizeof squares / sizeof squares[0]; i++) {
+	for (size_t i = 0; !only && i < sizeof squares / sizeof squares[0]; i++) {
 		size_t s = squares[i];
 		double g, o;
 		char name[64];
@@ -323,7 +326,7 @@ int main(int argc, char **argv)
 			{ "fc bwd-data 32x2048x11166", 0, 1, BATCH, 2048, 11166 },
 			{ "fc bwd-wt 2048x11166x32", 1, 0, 2048, 11166, BATCH },
 		};
-		for (size_t i = 0; i < 3; i++) {
+		for (size_t i = 0; !only && i < 3; i++) {
 			double g, o;
 			gemm_pair(&b, fc[i].ta, fc[i].tb, fc[i].m, fc[i].n, fc[i].k, &g, &o);
 			printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", fc[i].name, g, 100 * g / b.peak, o,
@@ -342,6 +345,8 @@ int main(int argc, char **argv)
 		size_t m, kd;
 		double flop;
 
+		if (only && !strstr(l->name, only))
+			continue;
 		mli_conv_shape_init(&c.s, BATCH, l->h, l->h, l->c, l->kk, l->kk, l->k, l->stride);
 		m = BATCH * c.s.oh * c.s.ow;
 		kd = l->kk * l->kk * l->c;

@@ -2,8 +2,10 @@
  * loop, backward-data and backward-weights against central finite
  * differences of that double-precision forward, on small odd shapes
  * covering every path (1x1 stride 1 and 2, 3x3 stride 1 and 2 with the
- * original pre-padding, the 7x7 stride-2 stem, chunking); for every
- * kernel table; and bit-identical results across thread counts. */
+ * original pre-padding, the 7x7 stride-2 stem; backward-data by phases
+ * and by GEMM + col2im, which takes fewer than 16 input channels;
+ * several GEMM blocks); for every kernel table; and bit-identical
+ * results across thread counts. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,8 +70,9 @@ static double *to_double(const float *f, size_t n)
 	return d;
 }
 
-/* The shapes: n, h, w, c, kh, kw, k, stride. */
-static const size_t shapes[][8] = {
+/* The shapes: n, h, w, c, kh, kw, k, stride, and padding before plus
+ * one (0: the original's), no padding after. */
+static const size_t shapes[][9] = {
 	{ 2, 7, 5, 3, 1, 1, 5, 1 },     /* pointwise: a plain GEMM */
 	{ 2, 9, 8, 5, 1, 1, 7, 2 },     /* projection shortcut, stride 2 */
 	{ 2, 6, 7, 5, 3, 3, 6, 1 },     /* 3x3 SAME */
@@ -79,6 +82,8 @@ static const size_t shapes[][8] = {
 	{ 1, 5, 5, 19, 3, 3, 17, 1 },   /* channels beyond one micro-tile */
 	{ 2, 12, 11, 40, 3, 3, 9, 1 },  /* several GEMM blocks: 264 rows, 360 deep */
 	{ 3, 13, 12, 37, 3, 3, 5, 2 },  /* the same, stride 2 */
+	{ 2, 9, 8, 17, 1, 1, 6, 2 },    /* projection, by phases (three get zeros) */
+	{ 2, 9, 10, 6, 3, 3, 7, 2, 3 }, /* padding 2 before */
 };
 
 static void test_conv_shape_init_is_the_original_padding(struct tap *tap)
@@ -113,6 +118,11 @@ static int check_shape(struct tap *tap, const struct mli_kernels *kern, struct m
 	int ok = 1;
 
 	mli_conv_shape_init(&s, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
+	if (d[8]) {
+		s.pad_top = s.pad_left = d[8] - 1;
+		s.oh = (s.h + s.pad_top - s.kh) / s.stride + 1;
+		s.ow = (s.w + s.pad_left - s.kw) / s.stride + 1;
+	}
 	nx = s.n * s.h * s.w * s.c;
 	nw = s.kh * s.kw * s.c * s.k;
 	ny = s.n * s.oh * s.ow * s.k;
