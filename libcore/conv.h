@@ -17,17 +17,33 @@
  * stride 1 that is SAME; for stride 2 it differs from TensorFlow's SAME
  * on even sizes (SAME would pad 0 before and 1 after a 3x3 on 56x56).
  *
- * Method, chosen by measurement on Zen 5 (bench/kernels): every shape
- * runs as GEMMs over whole-image chunks. 1x1 stride-1 convolutions are
- * a GEMM on the activations as they are (n*h*w x c times c x k); other
- * shapes first copy the receptive fields into a column matrix (im2col,
- * rows of kh*kw*c, each a run of memcpys of c channels thanks to NHWC)
- * a chunk of images at a time, so the column buffer stays within L3.
- * Backward-data multiplies by the transposed filter into a column
- * matrix and gathers it back (each input pixel sums its own
- * contributions in a fixed order: no scatter, no races, the same result
- * at any thread count); backward-weights is col^T x dy, accumulated
- * chunk after chunk in a fixed order. */
+ * Method, chosen per shape by measurement on Zen 5 (bench/kernels;
+ * figures in bench/RESULTS.md):
+ *   - 1x1 stride 1: the activations are already the GEMM operand:
+ *     forward (n*h*w, c) x (c, k); backward-data dy x wt^T;
+ *     backward-weights x^T dy. Plain mli_sgemm, A read in place.
+ *   - everything else, forward and backward-weights: implicit GEMM. The
+ *     im2col matrix (rows of kh*kw*c per output pixel; in NHWC each row
+ *     is a few memcpys of c channels, or of kw*c when the window row is
+ *     inside the image) is made block by block by the GEMM's threads,
+ *     in L2, just before the micro-kernel reads it, and never stored
+ *     whole. This measured 1.2-1.5x faster than explicit im2col + GEMM
+ *     (the column matrix is 9x the input for 3x3 and does not fit any
+ *     cache at batch 32) and beats OpenBLAS on the GEMM alone on most
+ *     shapes, im2col not counted.
+ *   - backward-data: decomposed by phases (sub-pixel convolution): at
+ *     stride s the input pixels (s*jy + py, s*jx + px) take exactly the
+ *     kernel taps u = (py + pad_top) mod s + s*t, which makes each phase
+ *     a stride-1 forward convolution of dy with those taps turned by
+ *     180 degrees and the channels swapped. One phase at stride 1, four
+ *     at stride 2 (for a 1x1 three of them get zeros). With fewer than
+ *     16 input channels (the stem's 3) the phases' GEMMs would be mostly
+ *     empty micro-tiles, so those take GEMM (dy x wt^T) + a col2im that
+ *     gathers (each input pixel sums its own contributions in a fixed
+ *     order: no scatter, no races). The stem's backward-data is not
+ *     needed for training anyway (nothing learns from the image).
+ * Every path splits work by output rows or columns only, never by the
+ * summed dimension, so results are bit-identical at any thread count. */
 #ifndef MLI_CONV_H
 #define MLI_CONV_H
 
@@ -65,8 +81,9 @@ int mli_conv_shape_init(struct mli_conv_shape *s, size_t n, size_t h, size_t w, 
  * row and column inside the padded image). 0 or MLI_EINVAL. */
 int mli_conv_shape_check(const struct mli_conv_shape *s);
 
-/* y = conv(x, wt). ws may be NULL (a buffer is then allocated for the
- * call). Returns 0, MLI_EINVAL or MLI_ENOMEM. */
+/* y = conv(x, wt). ws is work space kept by the caller across calls
+ * (backward-data uses it; forward and backward-weights need none today);
+ * NULL allocates per call. Returns 0, MLI_EINVAL or MLI_ENOMEM. */
 int mli_conv_forward(const struct mli_kernels *kern, struct mli_pool *pool,
 		     struct mli_buffer *ws, const struct mli_conv_shape *s,
 		     const float *x, const float *wt, float *y);
