@@ -443,21 +443,6 @@ static int cat_input(struct cat *c, const char *name, int fd, int dirfd, int *st
 	return rc < 0 ? -1 : 0;
 }
 
-static uint64_t input_size(const struct options *o)
-{
-	uint64_t total = 0;
-	struct stat sb;
-
-	for (int i = 0; i < o->n_files; i++) {
-		if (strcmp(o->files[i], "-") == 0 || stat(o->files[i], &sb) < 0 || !S_ISREG(sb.st_mode))
-			return 0;
-		total += (uint64_t)sb.st_size;
-	}
-	if (o->n_files == 0 && (fstat(STDIN_FILENO, &sb) < 0 || !S_ISREG(sb.st_mode)))
-		return 0;
-	return o->n_files ? total : (uint64_t)sb.st_size;
-}
-
 int main(int argc, char **argv)
 {
 	static char *stdin_only[] = { "-" };
@@ -493,7 +478,7 @@ int main(int argc, char **argv)
 		}
 	}
 	mli_progress_init(&c.progress, stderr, prog, "records",
-			  mli_progress_wanted(o.progress_mode, STDERR_FILENO), input_size(&o));
+			  mli_progress_wanted(o.progress_mode, STDERR_FILENO), program_input_size(o.files, o.n_files));
 
 	for (int i = 0; i < n_files && !stop; i++) {
 		const char *name = strcmp(files[i], "-") == 0 ? "stdin" : files[i];

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -55,4 +57,20 @@ void program_close_stdout(const char *prog)
 {
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		program_output_failed(prog, MLI_ESYS);
+}
+
+uint64_t program_input_size(char *const *files, int n_files)
+{
+	uint64_t total = 0;
+	struct stat sb;
+
+	if (n_files == 0)
+		return fstat(STDIN_FILENO, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+	for (int i = 0; i < n_files; i++) {
+		int ok = strcmp(files[i], "-") == 0 ? fstat(STDIN_FILENO, &sb) == 0 : stat(files[i], &sb) == 0;
+		if (!ok || !S_ISREG(sb.st_mode))
+			return 0;
+		total += (uint64_t)sb.st_size;
+	}
+	return total;
 }

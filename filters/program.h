@@ -5,6 +5,7 @@
 #ifndef MLI_PROGRAM_H
 #define MLI_PROGRAM_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #define PROGRAM_EXIT_FAILURE 1
@@ -31,5 +32,9 @@ void program_refuse_terminal(const char *prog);
 
 /* Flushes and closes stdout, ending as program_output_failed() on error. */
 void program_close_stdout(const char *prog);
+
+/* The total size of the inputs (stdin when n_files is 0 or a name is
+ * "-") when all are regular files, for an ETA; 0 when unknown. */
+uint64_t program_input_size(char *const *files, int n_files);
 
 #endif
