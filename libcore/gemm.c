@@ -80,7 +80,13 @@ static void pack_b(float *dst, const struct gemm_job *j, size_t p0, size_t kc, s
 	for (size_t js = 0; js < nc; js += nr) {
 		size_t cols = nc - js < nr ? nc - js : nr;
 		const float *src = j->b + p0 * j->b_rs + (j0 + js) * j->b_cs;
-		if (j->b_cs == 1 && cols == nr) {
+		if (j->b_cs == 1 && cols == nr && nr == 16) {
+			/* A constant size, so that the copy is inlined: a call
+			 * per 64 bytes cost a third of the time when m is small
+			 * and B is repacked often (backward-weights of 1x1s). */
+			for (size_t p = 0; p < kc; p++)
+				memcpy(dst + p * 16, src + p * j->b_rs, 16 * sizeof *dst);
+		} else if (j->b_cs == 1 && cols == nr) {
 			for (size_t p = 0; p < kc; p++)
 				memcpy(dst + p * nr, src + p * j->b_rs, nr * sizeof *dst);
 		} else if (j->b_rs == 1 && cols == nr) {
