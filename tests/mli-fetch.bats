@@ -251,6 +251,13 @@ class_of() {
 	[[ "$output" != *"not ok"* ]]
 }
 
+@test "a reader that goes away ends mli-fetch quietly" {
+	for i in $(seq 50); do printf 'im_%d.jpg\t1:1\n' $((i % 4)); done > list.txt
+	run --separate-stderr bash -c 'set -o pipefail; mli-fetch -r "$1" list.txt | head -c 1000 > /dev/null' _ "$IMAGES"
+	[ "$status" -eq 141 ]
+	[ -z "$stderr" ]
+}
+
 @test "usage errors exit 2, and frames are not written to a terminal" {
 	run -2 --separate-stderr mli-fetch --jobs 0
 	[[ "$stderr" == "mli-fetch: --jobs: not a number from 1 to 65536: '0'"* ]]
