@@ -8,15 +8,18 @@
  *   C is m x n (ldc >= n).
  * beta == 0 ignores C's old contents (NaNs included).
  *
- * The driver is the usual BLIS loop nest (Goto's algorithm): op(B) is
- * packed in KC x NC panels of NR-wide column strips, op(A) in MC x KC
- * blocks of MR-high row strips, and the kernel table's micro-kernel
- * multiplies one MR-strip by one NR-strip into an MR x NR tile of C held
- * in registers. Threads take contiguous ranges of C's rows or columns
- * (whichever dimension is larger), chosen from the shape and the thread
- * count alone; every element of C is summed in the same order whatever
- * the thread count, so results are bit-identical across thread counts
- * for a given kernel table. */
+ * The driver is the BLIS loop nest (Goto's algorithm): op(B) is packed
+ * in KC x NC panels of NR-wide column strips; op(A) is taken in MC x KC
+ * blocks of MR-high row strips, read in place by the micro-kernel when
+ * that is cheaper than copying (row-major A, or transposed A with short
+ * rows; gemm.c says why), packed otherwise, or made by a loader
+ * (mli_sgemm_loaded: the implicit GEMM of the convolutions); the kernel
+ * table's micro-kernel multiplies one MR-strip by one NR-strip into an
+ * MR x NR tile of C held in registers. Threads take contiguous ranges of
+ * C's rows or columns (whichever dimension has more micro-tiles), from
+ * the shape and the thread count alone; every element of C is summed in
+ * the same order whatever the thread count, so results are bit-identical
+ * across thread counts for a given kernel table. */
 #ifndef MLI_GEMM_H
 #define MLI_GEMM_H
 
