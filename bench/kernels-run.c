@@ -39,6 +39,7 @@ struct bench {
 	double peak;        /* GFLOP/s, all threads, at the start */
 	double local_peak;  /* GFLOP/s, all threads, beside the last timing */
 	long peak_iters;    /* per thread, per peak run */
+	double ratio;       /* median over the pairs of runs of t(peer) / t(mli) */
 	float *a, *b, *c;           /* big tensors for mli */
 	float *d, *e, *f;           /* and for OpenBLAS */
 	struct mli_buffer ws;
@@ -155,11 +156,13 @@ static void gemm_run(void *arg)
  * loop between them, so that a noisy neighbour slows all three alike:
  * bn->local_peak gets the median peak of those runs, which is what the
  * tables' "%pk" compares with (this machine is shared, and whether the
- * other core is free changes from second to second). */
+ * other core is free changes from second to second), and bn->ratio the
+ * median of each pair's speed ratio, mli over the peer, each pair run
+ * back to back. */
 static void time_pair(struct bench *bn, void (*fa)(void *), void *a, void (*fb)(void *), void *b,
 		      double *ta, double *tb)
 {
-	double x[64], y[64], pk[64];
+	double x[64], y[64], pk[64], q[64];
 	int reps = bn->reps > 64 ? 64 : bn->reps;
 
 	fa(a);
@@ -173,6 +176,7 @@ static void time_pair(struct bench *bn, void (*fa)(void *), void *a, void (*fb)(
 			t0 = now();
 			fb(b);
 			y[r] = now() - t0;
+			q[r] = y[r] / x[r];
 		}
 		pk[r] = 0;
 #ifdef MLI_HAVE_AVX2
@@ -187,9 +191,12 @@ static void time_pair(struct bench *bn, void (*fa)(void *), void *a, void (*fb)(
 	qsort(pk, (size_t)reps, sizeof pk[0], cmp_double);
 	*ta = x[reps / 2];
 	bn->local_peak = pk[reps / 2] > 0 ? pk[reps / 2] : bn->peak;
+	bn->ratio = 0;
 	if (fb) {
 		qsort(y, (size_t)reps, sizeof y[0], cmp_double);
+		qsort(q, (size_t)reps, sizeof q[0], cmp_double);
 		*tb = y[reps / 2];
+		bn->ratio = q[reps / 2];
 	} else {
 		*tb = 0;
 	}
@@ -328,6 +335,8 @@ int main(int argc, char **argv)
 	if (b.peak <= 0)
 		b.peak = 1;
 
+	printf("\n(%%pk: against the FMA peak measured between the timed runs; mli/BLAS: median of\n"
+	       " the speed ratios of back-to-back pairs, so both sides of a pair met the same load)\n");
 	printf("\n%-28s %9s %5s %9s %6s\n", "GEMM m x n x k", "mli GF/s", "%pk", "BLAS GF/s", "mli/BLAS");
 	for (size_t i = 0; !only && i < sizeof squares / sizeof squares[0]; i++) {
 		size_t s = squares[i];
@@ -335,8 +344,7 @@ int main(int argc, char **argv)
 		char name[64];
 		gemm_pair(&b, 0, 0, s, s, s, &g, &o);
 		snprintf(name, sizeof name, "%zu^3", s);
-		printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", name, g, 100 * g / b.local_peak, o,
-		       o > 0 ? g / o : 0);
+		printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", name, g, 100 * g / b.local_peak, o, b.ratio);
 	}
 	{
 		/* The classifier: 2048 features to 11,166 classes at batch 32. */
@@ -349,7 +357,7 @@ int main(int argc, char **argv)
 			double g, o;
 			gemm_pair(&b, fc[i].ta, fc[i].tb, fc[i].m, fc[i].n, fc[i].k, &g, &o);
 			printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", fc[i].name, g, 100 * g / b.local_peak, o,
-			       o > 0 ? g / o : 0);
+			       b.ratio);
 		}
 	}
 
@@ -391,7 +399,7 @@ int main(int argc, char **argv)
 			tot_blas[pass] += o > 0 ? flop / (o * 1e9) * (double)l->count : 0;
 			tot_flop[pass] += flop * (double)l->count;
 			tot_peak[pass] += flop / (b.local_peak * 1e9) * (double)l->count;
-			printf(" %5.1f %4.0f %6.2f |", g, 100 * g / b.local_peak, o > 0 ? g / o : 0);
+			printf(" %5.1f %4.0f %6.2f |", g, 100 * g / b.local_peak, b.ratio);
 			fflush(stdout);
 		}
 		printf("\n");
