@@ -58,6 +58,7 @@ static int cmp_double(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
+#ifdef MLI_HAVE_AVX2
 /* Median seconds of reps runs of fn(arg) after one warm-up. */
 static double time_median(int reps, void (*fn)(void *), void *arg)
 {
@@ -75,7 +76,6 @@ static double time_median(int reps, void (*fn)(void *), void *arg)
 	return t[reps / 2];
 }
 
-#ifdef MLI_HAVE_AVX2
 struct peak_arg {
 	long iters;
 	double sink[1024];

@@ -12,6 +12,13 @@ static const struct mli_kernels table_ref = {
 	.sgemm_mr = MLI_SGEMM_REF_MR,
 	.sgemm_nr = MLI_SGEMM_REF_NR,
 	.sgemm_ukr = mli__sgemm_ukr_ref,
+	.bn_sums = mli__bn_sums_ref,
+	.scale_shift = mli__scale_shift_ref,
+	.bn_grad_sums = mli__bn_grad_sums_ref,
+	.bn_grad_dx = mli__bn_grad_dx_ref,
+	.relu = mli__relu_ref,
+	.relu_grad = mli__relu_grad_ref,
+	.add = mli__add_ref,
 };
 
 #ifdef MLI_HAVE_AVX2
@@ -21,6 +28,13 @@ static const struct mli_kernels table_avx2 = {
 	.sgemm_mr = MLI_SGEMM_AVX2_MR,
 	.sgemm_nr = MLI_SGEMM_AVX2_NR,
 	.sgemm_ukr = mli__sgemm_ukr_avx2,
+	.bn_sums = mli__bn_sums_avx2,
+	.scale_shift = mli__scale_shift_avx2,
+	.bn_grad_sums = mli__bn_grad_sums_avx2,
+	.bn_grad_dx = mli__bn_grad_dx_avx2,
+	.relu = mli__relu_avx2,
+	.relu_grad = mli__relu_grad_avx2,
+	.add = mli__add_avx2,
 };
 #endif
 

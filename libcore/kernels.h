@@ -30,6 +30,31 @@ struct mli_kernels {
 	size_t sgemm_mr, sgemm_nr;  /* at most 16 each */
 	void (*sgemm_ukr)(size_t kc, const float *a, size_t a_rs, size_t a_cs, const float *b,
 			  float *c, size_t ldc, int accumulate);
+
+	/* Row-wise pieces of batch norm and friends (nn.c drives them over
+	 * blocks of rows). Tensors are (rows, c), channels contiguous; each
+	 * sum runs over the rows in order from zero, one channel per lane,
+	 * with no fused multiply-add, so every table gives bit-identical
+	 * results.
+	 * bn_sums: sum[j] = sum of x[r][j]; sumsq[j] = sum of x[r][j]^2. */
+	void (*bn_sums)(const float *x, size_t rows, size_t c, float *sum, float *sumsq);
+	/* y = x * scale[j] + shift[j], then max(., 0) when relu (y may be x). */
+	void (*scale_shift)(const float *x, float *y, size_t rows, size_t c, const float *scale,
+			    const float *shift, int relu);
+	/* With g = dy, or 0 where y <= 0 when y is not NULL (the ReLU after
+	 * the norm), and xh = (x - mean[j]) * inv_std[j]:
+	 * sum_g[j] = sum of g; sum_gxh[j] = sum of g * xh. */
+	void (*bn_grad_sums)(const float *x, const float *y, const float *dy, size_t rows, size_t c,
+			     const float *mean, const float *inv_std, float *sum_g, float *sum_gxh);
+	/* dx = (gamma[j] * inv_std[j]) * ((g - mean_g[j]) - xh * mean_gxh[j]),
+	 * g and xh as above (dx may be dy). */
+	void (*bn_grad_dx)(const float *x, const float *y, const float *dy, float *dx, size_t rows,
+			   size_t c, const float *mean, const float *inv_std, const float *gamma,
+			   const float *mean_g, const float *mean_gxh);
+	/* y[i] = max(x[i], 0); dx[i] = y[i] > 0 ? dy[i] : 0; y[i] = a[i] + b[i]. */
+	void (*relu)(const float *x, float *y, size_t n);
+	void (*relu_grad)(const float *y, const float *dy, float *dx, size_t n);
+	void (*add)(const float *a, const float *b, float *y, size_t n);
 };
 
 /* The best table this CPU runs, unless the environment variable

@@ -124,3 +124,147 @@ void mli__sgemm_ukr_avx2(size_t kc, const float *a, size_t a_rs, size_t a_cs, co
 	ROW(5, c50, c51);
 #undef ROW
 }
+
+/* The batch-norm pieces, eight channels per lane group, each operation
+ * the one the reference does (no FMA), so the results are bit-identical
+ * to kernels_ref.c; the channel tail runs the reference's scalar code.
+ * Sums over rows keep their running totals in sum[]/sumsq[] themselves,
+ * so any channel count works without a register budget. */
+void mli__bn_sums_avx2(const float *x, size_t rows, size_t c, float *sum, float *sumsq)
+{
+	size_t c8 = c & ~(size_t)7;
+
+	for (size_t j = 0; j < c; j++)
+		sum[j] = sumsq[j] = 0.0f;
+	for (size_t r = 0; r < rows; r++) {
+		const float *xr = x + r * c;
+		for (size_t j = 0; j < c8; j += 8) {
+			__m256 v = _mm256_loadu_ps(xr + j);
+			_mm256_storeu_ps(sum + j, _mm256_add_ps(_mm256_loadu_ps(sum + j), v));
+			_mm256_storeu_ps(sumsq + j,
+					 _mm256_add_ps(_mm256_loadu_ps(sumsq + j), _mm256_mul_ps(v, v)));
+		}
+		for (size_t j = c8; j < c; j++) {
+			float v = xr[j], sq = v * v;
+			sum[j] += v;
+			sumsq[j] += sq;
+		}
+	}
+}
+
+void mli__scale_shift_avx2(const float *x, float *y, size_t rows, size_t c, const float *scale,
+			   const float *shift, int relu)
+{
+	size_t c8 = c & ~(size_t)7;
+	const __m256 zero = _mm256_setzero_ps();
+
+	for (size_t r = 0; r < rows; r++) {
+		const float *xr = x + r * c;
+		float *yr = y + r * c;
+		for (size_t j = 0; j < c8; j += 8) {
+			__m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + j),
+							       _mm256_loadu_ps(scale + j)),
+						 _mm256_loadu_ps(shift + j));
+			/* max(v, 0) gives the second operand, +0, for NaN and -0,
+			 * as the reference's !(v > 0) does. */
+			_mm256_storeu_ps(yr + j, relu ? _mm256_max_ps(v, zero) : v);
+		}
+		for (size_t j = c8; j < c; j++) {
+			float m = xr[j] * scale[j], v = m + shift[j];
+			yr[j] = relu && !(v > 0.0f) ? 0.0f : v;
+		}
+	}
+}
+
+/* g: dy masked by y > 0 when y is not NULL. */
+static inline __m256 masked_grad(const float *y, const float *dy, size_t i)
+{
+	__m256 g = _mm256_loadu_ps(dy + i);
+	if (!y)
+		return g;
+	return _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(y + i), _mm256_setzero_ps(), _CMP_GT_OQ), g);
+}
+
+void mli__bn_grad_sums_avx2(const float *x, const float *y, const float *dy, size_t rows, size_t c,
+			    const float *mean, const float *inv_std, float *sum_g, float *sum_gxh)
+{
+	size_t c8 = c & ~(size_t)7;
+
+	for (size_t j = 0; j < c; j++)
+		sum_g[j] = sum_gxh[j] = 0.0f;
+	for (size_t r = 0; r < rows; r++) {
+		for (size_t j = 0; j < c8; j += 8) {
+			size_t i = r * c + j;
+			__m256 g = masked_grad(y, dy, i);
+			__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(mean + j)),
+						  _mm256_loadu_ps(inv_std + j));
+			_mm256_storeu_ps(sum_g + j, _mm256_add_ps(_mm256_loadu_ps(sum_g + j), g));
+			_mm256_storeu_ps(sum_gxh + j,
+					 _mm256_add_ps(_mm256_loadu_ps(sum_gxh + j), _mm256_mul_ps(g, xh)));
+		}
+		for (size_t j = c8; j < c; j++) {
+			size_t i = r * c + j;
+			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float d = x[i] - mean[j], xh = d * inv_std[j], gx = g * xh;
+			sum_g[j] += g;
+			sum_gxh[j] += gx;
+		}
+	}
+}
+
+void mli__bn_grad_dx_avx2(const float *x, const float *y, const float *dy, float *dx, size_t rows,
+			  size_t c, const float *mean, const float *inv_std, const float *gamma,
+			  const float *mean_g, const float *mean_gxh)
+{
+	size_t c8 = c & ~(size_t)7;
+
+	for (size_t r = 0; r < rows; r++) {
+		for (size_t j = 0; j < c8; j += 8) {
+			size_t i = r * c + j;
+			__m256 g = masked_grad(y, dy, i);
+			__m256 is = _mm256_loadu_ps(inv_std + j);
+			__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(mean + j)), is);
+			__m256 t = _mm256_mul_ps(xh, _mm256_loadu_ps(mean_gxh + j));
+			__m256 u = _mm256_sub_ps(g, _mm256_loadu_ps(mean_g + j));
+			__m256 k = _mm256_mul_ps(_mm256_loadu_ps(gamma + j), is);
+			_mm256_storeu_ps(dx + i, _mm256_mul_ps(k, _mm256_sub_ps(u, t)));
+		}
+		for (size_t j = c8; j < c; j++) {
+			size_t i = r * c + j;
+			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float d = x[i] - mean[j], xh = d * inv_std[j];
+			float t = xh * mean_gxh[j], u = g - mean_g[j], k = gamma[j] * inv_std[j];
+			dx[i] = k * (u - t);
+		}
+	}
+}
+
+void mli__relu_avx2(const float *x, float *y, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(x + i), _mm256_setzero_ps()));
+	for (; i < n; i++)
+		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void mli__relu_grad_avx2(const float *y, const float *dy, float *dx, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(dx + i, masked_grad(y, dy, i));
+	for (; i < n; i++)
+		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void mli__add_avx2(const float *a, const float *b, float *y, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+	for (; i < n; i++)
+		y[i] = a[i] + b[i];
+}

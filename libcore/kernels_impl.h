@@ -19,4 +19,28 @@ void mli__sgemm_ukr_ref(size_t kc, const float *a, size_t a_rs, size_t a_cs, con
 void mli__sgemm_ukr_avx2(size_t kc, const float *a, size_t a_rs, size_t a_cs, const float *b,
 			 float *c, size_t ldc, int accumulate);
 
+/* Batch norm, ReLU and add pieces (see kernels.h). */
+void mli__bn_sums_ref(const float *x, size_t rows, size_t c, float *sum, float *sumsq);
+void mli__scale_shift_ref(const float *x, float *y, size_t rows, size_t c, const float *scale,
+			 const float *shift, int relu);
+void mli__bn_grad_sums_ref(const float *x, const float *y, const float *dy, size_t rows, size_t c,
+			  const float *mean, const float *inv_std, float *sum_g, float *sum_gxh);
+void mli__bn_grad_dx_ref(const float *x, const float *y, const float *dy, float *dx, size_t rows,
+			size_t c, const float *mean, const float *inv_std, const float *gamma,
+			const float *mean_g, const float *mean_gxh);
+void mli__relu_ref(const float *x, float *y, size_t n);
+void mli__relu_grad_ref(const float *y, const float *dy, float *dx, size_t n);
+void mli__add_ref(const float *a, const float *b, float *y, size_t n);
+void mli__bn_sums_avx2(const float *x, size_t rows, size_t c, float *sum, float *sumsq);
+void mli__scale_shift_avx2(const float *x, float *y, size_t rows, size_t c, const float *scale,
+			 const float *shift, int relu);
+void mli__bn_grad_sums_avx2(const float *x, const float *y, const float *dy, size_t rows, size_t c,
+			  const float *mean, const float *inv_std, float *sum_g, float *sum_gxh);
+void mli__bn_grad_dx_avx2(const float *x, const float *y, const float *dy, float *dx, size_t rows,
+			size_t c, const float *mean, const float *inv_std, const float *gamma,
+			const float *mean_g, const float *mean_gxh);
+void mli__relu_avx2(const float *x, float *y, size_t n);
+void mli__relu_grad_avx2(const float *y, const float *dy, float *dx, size_t n);
+void mli__add_avx2(const float *a, const float *b, float *y, size_t n);
+
 #endif

@@ -22,3 +22,75 @@ void mli__sgemm_ukr_ref(size_t kc, const float *a, size_t a_rs, size_t a_cs, con
 		for (size_t q = 0; q < NR; q++)
 			c[r * ldc + q] = accumulate ? c[r * ldc + q] + acc[r][q] : acc[r][q];
 }
+
+/* The batch-norm pieces. Every operation is written out in the order
+ * the AVX2 versions do it, one rounding each, so the tables agree bit
+ * for bit. */
+void mli__bn_sums_ref(const float *x, size_t rows, size_t c, float *sum, float *sumsq)
+{
+	for (size_t j = 0; j < c; j++)
+		sum[j] = sumsq[j] = 0.0f;
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < c; j++) {
+			float v = x[r * c + j], sq = v * v;
+			sum[j] += v;
+			sumsq[j] += sq;
+		}
+}
+
+void mli__scale_shift_ref(const float *x, float *y, size_t rows, size_t c, const float *scale,
+			  const float *shift, int relu)
+{
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < c; j++) {
+			float m = x[r * c + j] * scale[j], v = m + shift[j];
+			y[r * c + j] = relu && !(v > 0.0f) ? 0.0f : v;
+		}
+}
+
+void mli__bn_grad_sums_ref(const float *x, const float *y, const float *dy, size_t rows, size_t c,
+			   const float *mean, const float *inv_std, float *sum_g, float *sum_gxh)
+{
+	for (size_t j = 0; j < c; j++)
+		sum_g[j] = sum_gxh[j] = 0.0f;
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < c; j++) {
+			size_t i = r * c + j;
+			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float d = x[i] - mean[j], xh = d * inv_std[j], gx = g * xh;
+			sum_g[j] += g;
+			sum_gxh[j] += gx;
+		}
+}
+
+void mli__bn_grad_dx_ref(const float *x, const float *y, const float *dy, float *dx, size_t rows,
+			 size_t c, const float *mean, const float *inv_std, const float *gamma,
+			 const float *mean_g, const float *mean_gxh)
+{
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < c; j++) {
+			size_t i = r * c + j;
+			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float d = x[i] - mean[j], xh = d * inv_std[j];
+			float t = xh * mean_gxh[j], u = g - mean_g[j], k = gamma[j] * inv_std[j];
+			dx[i] = k * (u - t);
+		}
+}
+
+void mli__relu_ref(const float *x, float *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void mli__relu_grad_ref(const float *y, const float *dy, float *dx, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void mli__add_ref(const float *a, const float *b, float *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] = a[i] + b[i];
+}

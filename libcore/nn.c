@@ -8,15 +8,18 @@
 #include "gemm.h"
 #include "nn.h"
 
-/* Rows per reduction block: the unit of the fixed summation order. */
+/* Rows per reduction block: the unit of the fixed summation order.
+ * Within a block a channel is summed in float (64 terms), the blocks'
+ * sums in double, in block order. */
 #define BLOCK_ROWS 64
 
-/* One elementwise or row-blocked pass, split over the pool. */
+/* One pass over rows (or over blocks of rows), split over the pool. */
 struct pass {
+	const struct mli_kernels *kern;
 	size_t rows, c;
-	const float *x, *y, *dy, *gamma, *beta, *mean, *inv_std, *shift;
+	const float *x, *y, *dy, *gamma, *mean, *inv_std, *scale, *shift, *mean_g, *mean_gxh;
 	float *out;
-	double *part;       /* (nblocks, 2, c) per-block sums */
+	float *part;        /* (nblocks, 2, c) per-block sums */
 	int relu;
 	void (*body)(const struct pass *p, size_t b, size_t e);  /* rows or blocks [b, e) */
 	size_t count, grain;
@@ -39,39 +42,28 @@ static void run(struct mli_pool *pool, struct pass *p, size_t count, size_t grai
 	mli_pool_run(pool, pass_task, p);
 }
 
-/* Sums x and x^2 per channel over each block of rows. */
+static size_t block_end(const struct pass *p, size_t blk)
+{
+	return (blk + 1) * BLOCK_ROWS < p->rows ? (blk + 1) * BLOCK_ROWS : p->rows;
+}
+
 static void bn_stats_body(const struct pass *p, size_t b, size_t e)
 {
 	for (size_t blk = b; blk < e; blk++) {
-		double *s = p->part + blk * 2 * p->c, *s2 = s + p->c;
-		size_t r1 = (blk + 1) * BLOCK_ROWS < p->rows ? (blk + 1) * BLOCK_ROWS : p->rows;
-		memset(s, 0, 2 * p->c * sizeof *s);
-		for (size_t r = blk * BLOCK_ROWS; r < r1; r++) {
-			const float *xr = p->x + r * p->c;
-			for (size_t j = 0; j < p->c; j++) {
-				double v = xr[j];
-				s[j] += v;
-				s2[j] += v * v;
-			}
-		}
+		float *s = p->part + blk * 2 * p->c;
+		size_t r0 = blk * BLOCK_ROWS;
+		p->kern->bn_sums(p->x + r0 * p->c, block_end(p, blk) - r0, p->c, s, s + p->c);
 	}
 }
 
-/* out = x * scale + shift (scale in inv_std, shift in shift), ReLU'd. */
-static void affine_body(const struct pass *p, size_t b, size_t e)
+static void scale_shift_body(const struct pass *p, size_t b, size_t e)
 {
-	for (size_t r = b; r < e; r++) {
-		const float *restrict xr = p->x + r * p->c;
-		float *restrict yr = p->out + r * p->c;
-		for (size_t j = 0; j < p->c; j++) {
-			float v = xr[j] * p->inv_std[j] + p->shift[j];
-			yr[j] = p->relu && !(v > 0.0f) ? 0.0f : v;
-		}
-	}
+	p->kern->scale_shift(p->x + b * p->c, p->out + b * p->c, e - b, p->c, p->scale, p->shift,
+			     p->relu);
 }
 
 /* Adds the blocks in order: sum[j] (and sum[c + j]) over all blocks. */
-static void reduce_blocks(const double *part, size_t nblocks, size_t c, double *sum)
+static void reduce_blocks(const float *part, size_t nblocks, size_t c, double *sum)
 {
 	memset(sum, 0, 2 * c * sizeof *sum);
 	for (size_t blk = 0; blk < nblocks; blk++)
@@ -79,15 +71,19 @@ static void reduce_blocks(const double *part, size_t nblocks, size_t c, double *
 			sum[j] += part[blk * 2 * c + j];
 }
 
-int mli_bn_forward_train(struct mli_pool *pool, size_t rows, size_t c, const float *x,
-			 const float *gamma, const float *beta, float eps, int relu, float *y,
-			 float *mean, float *inv_std, float *running_mean, float *running_var,
-			 float decay)
+/* Rows per share of an elementwise pass: whole multiples of a block, so
+ * that tiny tensors stay on one thread. */
+#define GRAIN_ROWS 16
+
+int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+			 size_t c, const float *x, const float *gamma, const float *beta, float eps,
+			 int relu, float *y, float *mean, float *inv_std, float *running_mean,
+			 float *running_var, float decay)
 {
 	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
-	double *part = NULL, *sum = NULL;
-	float *scale = NULL, *shift = NULL;
-	struct pass p = { .rows = rows, .c = c, .x = x };
+	float *part = NULL, *scale = NULL;
+	double *sum = NULL;
+	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x };
 	int rc = MLI_ENOMEM;
 
 	if (rows < 2)
@@ -97,7 +93,6 @@ int mli_bn_forward_train(struct mli_pool *pool, size_t rows, size_t c, const flo
 	scale = malloc(2 * c * sizeof *scale);
 	if (!part || !sum || !scale)
 		goto fail;
-	shift = scale + c;
 	p.part = part;
 	p.body = bn_stats_body;
 	run(pool, &p, nblocks, 1);
@@ -111,16 +106,16 @@ int mli_bn_forward_train(struct mli_pool *pool, size_t rows, size_t c, const flo
 		mean[j] = (float)m;
 		inv_std[j] = (float)is;
 		scale[j] = (float)(gamma[j] * is);
-		shift[j] = (float)(beta[j] - m * gamma[j] * is);
+		scale[c + j] = (float)(beta[j] - m * gamma[j] * is);
 		if (running_mean)
 			running_mean[j] = decay * running_mean[j] + (1.0f - decay) * (float)m;
 		if (running_var)
 			running_var[j] = decay * running_var[j] +
 				(1.0f - decay) * (float)(v * (double)rows / (double)(rows - 1));
 	}
-	p = (struct pass){ .rows = rows, .c = c, .x = x, .out = y, .inv_std = scale,
-			   .shift = shift, .relu = relu, .body = affine_body };
-	run(pool, &p, rows, 1);
+	p = (struct pass){ .kern = kern, .rows = rows, .c = c, .x = x, .out = y, .scale = scale,
+			   .shift = scale + c, .relu = relu, .body = scale_shift_body };
+	run(pool, &p, rows, GRAIN_ROWS);
 	rc = 0;
 fail:
 	free(part);
@@ -129,13 +124,13 @@ fail:
 	return rc;
 }
 
-int mli_bn_forward_infer(struct mli_pool *pool, size_t rows, size_t c, const float *x,
-			 const float *gamma, const float *beta, const float *mean,
-			 const float *var, float eps, int relu, float *y)
+int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+			 size_t c, const float *x, const float *gamma, const float *beta,
+			 const float *mean, const float *var, float eps, int relu, float *y)
 {
 	float *scale = malloc(2 * c * sizeof *scale);
-	struct pass p = { .rows = rows, .c = c, .x = x, .out = y, .relu = relu,
-			  .body = affine_body };
+	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .out = y, .relu = relu,
+			  .body = scale_shift_body };
 
 	if (!scale)
 		return MLI_ENOMEM;
@@ -144,58 +139,41 @@ int mli_bn_forward_infer(struct mli_pool *pool, size_t rows, size_t c, const flo
 		scale[j] = (float)(gamma[j] * is);
 		scale[c + j] = (float)(beta[j] - mean[j] * gamma[j] * is);
 	}
-	p.inv_std = scale;
+	p.scale = scale;
 	p.shift = scale + c;
-	run(pool, &p, rows, 1);
+	run(pool, &p, rows, GRAIN_ROWS);
 	free(scale);
 	return 0;
 }
 
-/* Per block: sum of g and of g * xhat, g = dy masked by the ReLU. */
 static void bn_grad_stats_body(const struct pass *p, size_t b, size_t e)
 {
 	for (size_t blk = b; blk < e; blk++) {
-		double *s = p->part + blk * 2 * p->c, *s2 = s + p->c;
-		size_t r1 = (blk + 1) * BLOCK_ROWS < p->rows ? (blk + 1) * BLOCK_ROWS : p->rows;
-		memset(s, 0, 2 * p->c * sizeof *s);
-		for (size_t r = blk * BLOCK_ROWS; r < r1; r++) {
-			const float *xr = p->x + r * p->c, *gr = p->dy + r * p->c;
-			const float *yr = p->relu ? p->y + r * p->c : NULL;
-			for (size_t j = 0; j < p->c; j++) {
-				double g = yr && !(yr[j] > 0.0f) ? 0.0 : gr[j];
-				double xh = ((double)xr[j] - p->mean[j]) * p->inv_std[j];
-				s[j] += g;
-				s2[j] += g * xh;
-			}
-		}
+		float *s = p->part + blk * 2 * p->c;
+		size_t r0 = blk * BLOCK_ROWS, off = r0 * p->c;
+		p->kern->bn_grad_sums(p->x + off, p->relu ? p->y + off : NULL, p->dy + off,
+				      block_end(p, blk) - r0, p->c, p->mean, p->inv_std, s, s + p->c);
 	}
 }
 
-/* dx = gamma * inv_std * (g - dbeta / rows - xhat * dgamma / rows); the
- * two means are passed in shift (c) and beta (c). */
 static void bn_dx_body(const struct pass *p, size_t b, size_t e)
 {
-	for (size_t r = b; r < e; r++) {
-		const float *xr = p->x + r * p->c, *gr = p->dy + r * p->c;
-		const float *yr = p->relu ? p->y + r * p->c : NULL;
-		float *o = p->out + r * p->c;
-		for (size_t j = 0; j < p->c; j++) {
-			float g = yr && !(yr[j] > 0.0f) ? 0.0f : gr[j];
-			float xh = (xr[j] - p->mean[j]) * p->inv_std[j];
-			o[j] = p->gamma[j] * p->inv_std[j] * (g - p->shift[j] - xh * p->beta[j]);
-		}
-	}
+	size_t off = b * p->c;
+
+	p->kern->bn_grad_dx(p->x + off, p->relu ? p->y + off : NULL, p->dy + off, p->out + off,
+			    e - b, p->c, p->mean, p->inv_std, p->gamma, p->mean_g, p->mean_gxh);
 }
 
-int mli_bn_backward(struct mli_pool *pool, size_t rows, size_t c, const float *x,
-		    const float *y, const float *dy, const float *gamma, const float *mean,
-		    const float *inv_std, int relu, float *dx, float *dgamma, float *dbeta)
+int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
+		    const float *x, const float *y, const float *dy, const float *gamma,
+		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
+		    float *dbeta)
 {
 	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
-	double *part = malloc(nblocks * 2 * c * sizeof *part), *sum = malloc(2 * c * sizeof *sum);
-	float *means = malloc(2 * c * sizeof *means);
-	struct pass p = { .rows = rows, .c = c, .x = x, .y = y, .dy = dy, .mean = mean,
-			  .inv_std = inv_std, .relu = relu, .part = part,
+	float *part = malloc(nblocks * 2 * c * sizeof *part), *means = malloc(2 * c * sizeof *means);
+	double *sum = malloc(2 * c * sizeof *sum);
+	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .y = y, .dy = dy,
+			  .mean = mean, .inv_std = inv_std, .relu = relu, .part = part,
 			  .body = bn_grad_stats_body };
 	int rc = MLI_ENOMEM;
 
@@ -211,10 +189,10 @@ int mli_bn_backward(struct mli_pool *pool, size_t rows, size_t c, const float *x
 	}
 	p.body = bn_dx_body;
 	p.gamma = gamma;
-	p.shift = means;
-	p.beta = means + c;
+	p.mean_g = means;
+	p.mean_gxh = means + c;
 	p.out = dx;
-	run(pool, &p, rows, 1);
+	run(pool, &p, rows, GRAIN_ROWS);
 	rc = 0;
 fail:
 	free(part);
@@ -225,39 +203,38 @@ fail:
 
 static void relu_body(const struct pass *p, size_t b, size_t e)
 {
-	for (size_t i = b; i < e; i++)
-		p->out[i] = p->x[i] > 0.0f ? p->x[i] : 0.0f;
+	p->kern->relu(p->x + b, p->out + b, e - b);
 }
 
-void mli_relu_forward(struct mli_pool *pool, size_t n, const float *x, float *y)
+void mli_relu_forward(const struct mli_kernels *kern, struct mli_pool *pool, size_t n,
+		      const float *x, float *y)
 {
-	struct pass p = { .x = x, .out = y, .body = relu_body };
-	run(pool, &p, n, 1024);
+	struct pass p = { .kern = kern, .x = x, .out = y, .body = relu_body };
+	run(pool, &p, n, 4096);
 }
 
 static void relu_back_body(const struct pass *p, size_t b, size_t e)
 {
-	for (size_t i = b; i < e; i++)
-		p->out[i] = p->y[i] > 0.0f ? p->dy[i] : 0.0f;
+	p->kern->relu_grad(p->y + b, p->dy + b, p->out + b, e - b);
 }
 
-void mli_relu_backward(struct mli_pool *pool, size_t n, const float *y, const float *dy,
-		       float *dx)
+void mli_relu_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t n,
+		       const float *y, const float *dy, float *dx)
 {
-	struct pass p = { .y = y, .dy = dy, .out = dx, .body = relu_back_body };
-	run(pool, &p, n, 1024);
+	struct pass p = { .kern = kern, .y = y, .dy = dy, .out = dx, .body = relu_back_body };
+	run(pool, &p, n, 4096);
 }
 
 static void add_body(const struct pass *p, size_t b, size_t e)
 {
-	for (size_t i = b; i < e; i++)
-		p->out[i] = p->x[i] + p->y[i];
+	p->kern->add(p->x + b, p->y + b, p->out + b, e - b);
 }
 
-void mli_add(struct mli_pool *pool, size_t n, const float *a, const float *b, float *y)
+void mli_add(const struct mli_kernels *kern, struct mli_pool *pool, size_t n, const float *a,
+	     const float *b, float *y)
 {
-	struct pass p = { .x = a, .y = b, .out = y, .body = add_body };
-	run(pool, &p, n, 1024);
+	struct pass p = { .kern = kern, .x = a, .y = b, .out = y, .body = add_body };
+	run(pool, &p, n, 4096);
 }
 
 /* Images [b, e): rows is hw. */

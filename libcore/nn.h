@@ -1,11 +1,14 @@
 /* nn.h: the ResNet's layers other than convolution, on NHWC tensors seen
  * as (rows, c) with rows = n*h*w and channels contiguous.
  *
- * These are memory-bound (a few flops per byte), so they are plain C
- * that the compiler vectorises, threaded over rows. Reductions over
- * rows (batch-norm statistics, gradients of gamma, beta, bias) sum
- * fixed blocks of rows in double precision and then add the blocks in
- * order: the result depends on neither the thread count nor timing. */
+ * These are memory-bound (a few flops per byte). The row-wise work of
+ * batch norm, ReLU and add is in the kernel table (AVX2 and reference
+ * versions, bit-identical to each other), threaded over rows here.
+ * Reductions over rows (batch-norm statistics and gradients) sum fixed
+ * blocks of 64 rows in float, then add the blocks in double in order:
+ * the result depends on neither the thread count nor the table. The
+ * rest (pooling, the losses, the bias sums) is plain C: it touches a
+ * few thousand values per batch. pool may be NULL (one thread). */
 #ifndef MLI_NN_H
 #define MLI_NN_H
 
@@ -24,37 +27,40 @@
  * rows / (rows - 1) as TensorFlow's fused batch norm does.
  *   x, y: (rows, c) (may be the same array); gamma, beta: (c).
  * Returns 0, MLI_EINVAL (rows < 2) or MLI_ENOMEM. */
-int mli_bn_forward_train(struct mli_pool *pool, size_t rows, size_t c, const float *x,
-			 const float *gamma, const float *beta, float eps, int relu, float *y,
-			 float *mean, float *inv_std, float *running_mean, float *running_var,
-			 float decay);
+int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+			 size_t c, const float *x, const float *gamma, const float *beta, float eps,
+			 int relu, float *y, float *mean, float *inv_std, float *running_mean,
+			 float *running_var, float decay);
 
 /* Batch norm, inference: y = gamma * (x - mean) / sqrt(var + eps) + beta
  * with the running statistics, then ReLU when relu is nonzero. Returns 0
  * or MLI_ENOMEM. */
-int mli_bn_forward_infer(struct mli_pool *pool, size_t rows, size_t c, const float *x,
-			  const float *gamma, const float *beta, const float *mean,
-			  const float *var, float eps, int relu, float *y);
+int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+			 size_t c, const float *x, const float *gamma, const float *beta,
+			 const float *mean, const float *var, float eps, int relu, float *y);
 
 /* Batch norm backward (training statistics). Given x, the saved mean and
  * inv_std, and dy = dL/dy; when relu is nonzero, y is the forward output
  * and dy is taken as zero where y <= 0 (else y is unused and may be
  * NULL). Writes dx (rows, c) (may alias dy), dgamma (c), dbeta (c).
  * Returns 0 or MLI_ENOMEM. */
-int mli_bn_backward(struct mli_pool *pool, size_t rows, size_t c, const float *x,
-		    const float *y, const float *dy, const float *gamma, const float *mean,
-		    const float *inv_std, int relu, float *dx, float *dgamma, float *dbeta);
+int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
+		    const float *x, const float *y, const float *dy, const float *gamma,
+		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
+		    float *dbeta);
 
 /* y[i] = max(x[i], 0); y may be x. */
-void mli_relu_forward(struct mli_pool *pool, size_t n, const float *x, float *y);
+void mli_relu_forward(const struct mli_kernels *kern, struct mli_pool *pool, size_t n,
+		      const float *x, float *y);
 
 /* dx[i] = y[i] > 0 ? dy[i] : 0, y the forward output; dx may be dy. */
-void mli_relu_backward(struct mli_pool *pool, size_t n, const float *y, const float *dy,
-		       float *dx);
+void mli_relu_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t n,
+		       const float *y, const float *dy, float *dx);
 
 /* The residual sum y[i] = a[i] + b[i]; y may be a or b. (Its backward
  * hands dy to both branches unchanged.) */
-void mli_add(struct mli_pool *pool, size_t n, const float *a, const float *b, float *y);
+void mli_add(const struct mli_kernels *kern, struct mli_pool *pool, size_t n, const float *a,
+	     const float *b, float *y);
 
 /* Global average pooling: y[b, j] = mean over p of x[b, p, j].
  *   x: (n, hw, c); y: (n, c). */

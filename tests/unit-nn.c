@@ -1,7 +1,8 @@
 /* unit-nn.c: batch norm, ReLU, add, pooling, fully connected and the
  * losses, forward against double-precision definitions and backward
- * against central finite differences of those definitions; batch norm
- * bit-identical across thread counts. */
+ * against central finite differences of those definitions, for every
+ * kernel table; the tables' row kernels bit-identical to each other;
+ * batch norm bit-identical across thread counts. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ static double bn_ref(size_t rows, size_t c, const double *x, const double *gamma
 	return l;
 }
 
-static void test_batch_norm_forward_and_backward(struct tap *tap)
+static void check_batch_norm(struct tap *tap, const struct mli_kernels *k)
 {
 	enum { ROWS = 150, C = 13 };
 	static float x[ROWS * C], y[ROWS * C], g[ROWS * C], dx[ROWS * C];
@@ -74,10 +75,10 @@ static void test_batch_norm_forward_and_backward(struct tap *tap)
 		xd[i] = x[i], gd[i] = g[i];
 	for (size_t j = 0; j < C; j++)
 		gmd[j] = gamma[j], btd[j] = beta[j], rm[j] = 0.5f, rv[j] = 2.0f;
-	ASSERT_EQ(mli_bn_forward_train(pool, 1, C, x, gamma, beta, 1e-5f, 0, y, mean, istd, NULL,
+	ASSERT_EQ(mli_bn_forward_train(k, pool, 1, C, x, gamma, beta, 1e-5f, 0, y, mean, istd, NULL,
 				       NULL, 0), MLI_EINVAL);
 	for (int relu = 0; relu < 2; relu++) {
-		ASSERT_EQ(mli_bn_forward_train(pool, ROWS, C, x, gamma, beta, 1e-3f, relu, y, mean,
+		ASSERT_EQ(mli_bn_forward_train(k, pool, ROWS, C, x, gamma, beta, 1e-3f, relu, y, mean,
 					       istd, relu ? NULL : rm, relu ? NULL : rv, 0.9f), 0);
 		bn_ref(ROWS, C, xd, gmd, btd, 1e-3, relu, NULL, yd);
 		for (size_t i = 0; i < ROWS * C; i++)
@@ -96,7 +97,7 @@ static void test_batch_norm_forward_and_backward(struct tap *tap)
 				ASSERT(close_to(rv[j], 0.9 * 2.0 + 0.1 * v / (ROWS - 1), 1e-6));
 				ASSERT(close_to(istd[j], 1 / sqrt(v / ROWS + 1e-3), 1e-6));
 			}
-		ASSERT_EQ(mli_bn_backward(pool, ROWS, C, x, y, g, gamma, mean, istd, relu, dx, dgamma,
+		ASSERT_EQ(mli_bn_backward(k, pool, ROWS, C, x, y, g, gamma, mean, istd, relu, dx, dgamma,
 					  dbeta), 0);
 		for (size_t i = 0; i < ROWS * C; i += 7) {
 			double h = 1e-6, s = xd[i], lp, lm, want;
@@ -133,11 +134,11 @@ static void test_batch_norm_forward_and_backward(struct tap *tap)
 	/* Inference with the statistics of the batch equals training mode. */
 	{
 		float var[C], yi[ROWS * C];
-		ASSERT_EQ(mli_bn_forward_train(pool, ROWS, C, x, gamma, beta, 1e-3f, 1, y, mean, istd,
+		ASSERT_EQ(mli_bn_forward_train(k, pool, ROWS, C, x, gamma, beta, 1e-3f, 1, y, mean, istd,
 					       NULL, NULL, 0), 0);
 		for (size_t j = 0; j < C; j++)
 			var[j] = (float)(1.0 / ((double)istd[j] * istd[j]) - 1e-3);
-		ASSERT_EQ(mli_bn_forward_infer(pool, ROWS, C, x, gamma, beta, mean, var, 1e-3f, 1, yi), 0);
+		ASSERT_EQ(mli_bn_forward_infer(k, pool, ROWS, C, x, gamma, beta, mean, var, 1e-3f, 1, yi), 0);
 		for (size_t i = 0; i < ROWS * C; i++)
 			if (!close_to(yi[i], y[i], 1e-4))
 				TAP_FAIL("inference y[%zu] = %.9g, training %.9g", i, yi[i], y[i]);
@@ -145,8 +146,16 @@ static void test_batch_norm_forward_and_backward(struct tap *tap)
 	mli_pool_destroy(pool);
 }
 
+static void test_batch_norm_forward_and_backward(struct tap *tap)
+{
+	check_batch_norm(tap, mli_kernels_ref());
+	if (!tap->current_failed)
+		check_batch_norm(tap, mli_kernels_select());
+}
+
 static void test_batch_norm_is_bit_identical_across_thread_counts(struct tap *tap)
 {
+	const struct mli_kernels *k = mli_kernels_select();
 	enum { ROWS = 3001, C = 24 };
 	float *x = malloc(ROWS * C * sizeof *x), *g = malloc(ROWS * C * sizeof *g);
 	float *out[3], gamma[C], beta[C], mean[C], istd[C], dgam[3][C], dbet[3][C];
@@ -160,9 +169,9 @@ static void test_batch_norm_is_bit_identical_across_thread_counts(struct tap *ta
 		float *y = malloc(ROWS * C * sizeof *y);
 		out[t] = malloc(ROWS * C * sizeof *out[t]);
 		ASSERT_EQ(mli_pool_create(&pool, t + 1), 0);
-		ASSERT_EQ(mli_bn_forward_train(pool, ROWS, C, x, gamma, beta, 1e-5f, 1, y, mean, istd,
+		ASSERT_EQ(mli_bn_forward_train(k, pool, ROWS, C, x, gamma, beta, 1e-5f, 1, y, mean, istd,
 					       NULL, NULL, 0), 0);
-		ASSERT_EQ(mli_bn_backward(pool, ROWS, C, x, y, g, gamma, mean, istd, 1, out[t],
+		ASSERT_EQ(mli_bn_backward(k, pool, ROWS, C, x, y, g, gamma, mean, istd, 1, out[t],
 					  dgam[t], dbet[t]), 0);
 		mli_pool_destroy(pool);
 		free(y);
@@ -180,6 +189,7 @@ static void test_batch_norm_is_bit_identical_across_thread_counts(struct tap *ta
 
 static void test_relu_add_and_average_pooling(struct tap *tap)
 {
+	const struct mli_kernels *k = mli_kernels_select();
 	enum { N = 3, HW = 7, C = 11 };
 	float x[N * HW * C], y[N * HW * C], d[N * HW * C], p[N * C], dp[N * C];
 	struct mli_pool *pool;
@@ -187,13 +197,13 @@ static void test_relu_add_and_average_pooling(struct tap *tap)
 	ASSERT_EQ(mli_pool_create(&pool, 2), 0);
 	fill(x, N * HW * C, 9, 1.0, 0.0);
 	fill(d, N * HW * C, 10, 1.0, 0.0);
-	mli_relu_forward(pool, N * HW * C, x, y);
+	mli_relu_forward(k, pool, N * HW * C, x, y);
 	for (size_t i = 0; i < N * HW * C; i++)
 		ASSERT(y[i] == (x[i] > 0 ? x[i] : 0.0f));
-	mli_relu_backward(pool, N * HW * C, y, d, y);
+	mli_relu_backward(k, pool, N * HW * C, y, d, y);
 	for (size_t i = 0; i < N * HW * C; i++)
 		ASSERT(y[i] == (x[i] > 0 ? d[i] : 0.0f));
-	mli_add(pool, N * HW * C, x, d, y);
+	mli_add(k, pool, N * HW * C, x, d, y);
 	for (size_t i = 0; i < N * HW * C; i++)
 		ASSERT(y[i] == x[i] + d[i]);
 	mli_avgpool_forward(pool, N, HW, C, x, p);
@@ -374,10 +384,66 @@ static void test_softmax_cross_entropy(struct tap *tap)
 	}
 }
 
+/* The table's row kernels against the reference, bit for bit, on odd
+ * channel counts (vector body and scalar tail), with NaN, -0 and values
+ * at the ReLU's edge, and in place. */
+static void test_row_kernels_match_the_reference_bit_for_bit(struct tap *tap)
+{
+	enum { ROWS = 7, MAXC = 37 };
+	const struct mli_kernels *k = mli_kernels_select(), *r = mli_kernels_ref();
+	static const size_t cs[] = { 1, 5, 8, 13, 16, 37 };
+	float x[ROWS * MAXC], y[ROWS * MAXC], dy[ROWS * MAXC], a[ROWS * MAXC], b[ROWS * MAXC];
+	float p1[MAXC], p2[MAXC], q1[MAXC], q2[MAXC], sc[MAXC], sh[MAXC], ga[MAXC];
+
+	fill(x, ROWS * MAXC, 20, 3.0, 0.0);
+	fill(dy, ROWS * MAXC, 21, 1.0, 0.0);
+	fill(sc, MAXC, 22, 1.0, 0.5);
+	fill(sh, MAXC, 23, 1.0, 0.0);
+	fill(ga, MAXC, 24, 1.0, 1.0);
+	x[3] = NAN;
+	x[9] = -0.0f;
+	x[10] = 0.0f;
+	dy[11] = NAN;
+	for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+		size_t c = cs[ci], n = ROWS * c;
+		k->bn_sums(x, ROWS, c, p1, p2);
+		r->bn_sums(x, ROWS, c, q1, q2);
+		ASSERT_MEM_EQ(p1, q1, c * sizeof *p1);
+		ASSERT_MEM_EQ(p2, q2, c * sizeof *p2);
+		for (int relu = 0; relu < 2; relu++) {
+			k->scale_shift(x, a, ROWS, c, sc, sh, relu);
+			r->scale_shift(x, b, ROWS, c, sc, sh, relu);
+			ASSERT_MEM_EQ(a, b, n * sizeof *a);
+			memcpy(y, x, n * sizeof *y);
+			k->scale_shift(y, y, ROWS, c, sc, sh, relu);
+			ASSERT_MEM_EQ(y, b, n * sizeof *y);
+			k->bn_grad_sums(x, relu ? a : NULL, dy, ROWS, c, sh, sc, p1, p2);
+			r->bn_grad_sums(x, relu ? a : NULL, dy, ROWS, c, sh, sc, q1, q2);
+			ASSERT_MEM_EQ(p1, q1, c * sizeof *p1);
+			ASSERT_MEM_EQ(p2, q2, c * sizeof *p2);
+			k->bn_grad_dx(x, relu ? a : NULL, dy, y, ROWS, c, sh, sc, ga, p1, p2);
+			r->bn_grad_dx(x, relu ? a : NULL, dy, b, ROWS, c, sh, sc, ga, p1, p2);
+			ASSERT_MEM_EQ(y, b, n * sizeof *y);
+		}
+		k->relu(x, a, n);
+		r->relu(x, b, n);
+		ASSERT_MEM_EQ(a, b, n * sizeof *a);
+		if (n > 9)
+			ASSERT(a[3] == 0.0f && !signbit(a[9]));
+		k->relu_grad(x, dy, a, n);
+		r->relu_grad(x, dy, b, n);
+		ASSERT_MEM_EQ(a, b, n * sizeof *a);
+		k->add(x, dy, a, n);
+		r->add(x, dy, b, n);
+		ASSERT_MEM_EQ(a, b, n * sizeof *a);
+	}
+}
+
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
 
+	RUN(test_row_kernels_match_the_reference_bit_for_bit);
 	RUN(test_batch_norm_forward_and_backward);
 	RUN(test_batch_norm_is_bit_identical_across_thread_counts);
 	RUN(test_relu_add_and_average_pooling);
