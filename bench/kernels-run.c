@@ -2,7 +2,8 @@
  *
  *   kernels-run [THREADS [REPS [LAYER]]]
  *
- * With LAYER, only the convolutions whose names contain it are run.
+ * With LAYER, only the convolutions whose names contain it are run
+ * ("bn": only batch norm).
  * Prints, in one run and at one thread count: the peak of an FMA loop
  * of our own (per thread, all threads at once); mli_sgemm on square
  * sizes and on the fully connected layer, beside OpenBLAS sgemm on the
@@ -10,7 +11,8 @@
  * ResNet-101 at batch 32, forward, backward-data and backward-weights,
  * as mli runs it (im2col included) beside OpenBLAS sgemm on the GEMM
  * that the convolution amounts to (im2col excluded, which flatters the
- * peer). GFLOP/s are medians of REPS timed runs after a warm-up; "%pk"
+ * peer); and batch norm with its ReLU, forward and backward, beside a
+ * memcpy of the same tensor. GFLOP/s are medians of REPS timed runs after a warm-up; "%pk"
  * is against the all-thread FMA peak measured in alternation with them
  * (see time_pair). */
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include <time.h>
 
 #include "conv.h"
+#include "nn.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "threadpool.h"
@@ -219,6 +222,33 @@ static void gemm_pair(struct bench *b, int ta, int tb, size_t m, size_t n, size_
 	*blas = t2 > 0 ? flop / t2 / 1e9 : 0;
 }
 
+struct bn_arg {
+	struct bench *b;
+	size_t rows, c;
+	int pass;           /* 0 forward (training, fused ReLU), 1 backward, 2 memcpy */
+	float *gamma, *beta, *mean, *istd, *dg, *db;
+};
+
+static void bn_run(void *arg)
+{
+	struct bn_arg *a = arg;
+	struct bench *b = a->b;
+	int rc = 0;
+
+	if (a->pass == 0)
+		rc = mli_bn_forward_train(b->kern, b->pool, a->rows, a->c, b->a, a->gamma, a->beta,
+					  1e-5f, 1, b->c, a->mean, a->istd, NULL, NULL, 0);
+	else if (a->pass == 1)
+		rc = mli_bn_backward(b->kern, b->pool, a->rows, a->c, b->a, b->c, b->b, a->gamma,
+				     a->mean, a->istd, 1, b->b, a->dg, a->db);
+	else
+		memcpy(b->c, b->a, a->rows * a->c * sizeof(float));
+	if (rc < 0) {
+		fprintf(stderr, "kernels-run: batch norm failed (%d)\n", rc);
+		exit(1);
+	}
+}
+
 struct conv_arg {
 	struct bench *b;
 	struct mli_conv_shape s;
@@ -404,17 +434,44 @@ int main(int argc, char **argv)
 		}
 		printf("\n");
 	}
-	printf("%-30s |", "whole network (weighted by x)");
-	for (int pass = 0; pass < 3; pass++) {
-		double g = tot_flop[pass] / tot_mli[pass] / 1e9;
-		double o = tot_blas[pass] > 0 ? tot_flop[pass] / tot_blas[pass] / 1e9 : 0;
-		printf(" %5.1f %4.0f %6.2f |", g, 100 * tot_peak[pass] / tot_mli[pass], o > 0 ? g / o : 0);
+	if (tot_flop[0] > 0) {
+		printf("%-30s |", "whole network (weighted by x)");
+		for (int pass = 0; pass < 3; pass++) {
+			double g = tot_flop[pass] / tot_mli[pass] / 1e9;
+			double o = tot_blas[pass] > 0 ? tot_flop[pass] / tot_blas[pass] / 1e9 : 0;
+			printf(" %5.1f %4.0f %6.2f |", g, 100 * tot_peak[pass] / tot_mli[pass], o > 0 ? g / o : 0);
+		}
+		printf("\nconvolution time per batch: mli %.3f s (fwd %.3f, bwd-data %.3f, bwd-wt %.3f)",
+		       tot_mli[0] + tot_mli[1] + tot_mli[2], tot_mli[0], tot_mli[1], tot_mli[2]);
+		if (tot_blas[0] > 0)
+			printf("; OpenBLAS GEMMs alone %.3f s", tot_blas[0] + tot_blas[1] + tot_blas[2]);
+		printf("\n");
 	}
-	printf("\nconvolution time per batch: mli %.3f s (fwd %.3f, bwd-data %.3f, bwd-wt %.3f)",
-	       tot_mli[0] + tot_mli[1] + tot_mli[2], tot_mli[0], tot_mli[1], tot_mli[2]);
-	if (tot_blas[0] > 0)
-		printf("; OpenBLAS GEMMs alone %.3f s", tot_blas[0] + tot_blas[1] + tot_blas[2]);
-	printf("\n");
+	if (!only || strcmp(only, "bn") == 0) {
+		/* Batch norm is memory-bound: its yardstick is a memcpy of the
+		 * same tensor (one read, one write), timed beside it. */
+		static const size_t bn_shapes[][2] = { { BATCH * 112 * 112, 64 }, { BATCH * 56 * 56, 256 },
+						       { BATCH * 14 * 14, 1024 } };
+		static float gamma[2048], beta[2048], mean[2048], istd[2048], dg[2048], db[2048];
+		printf("\nbatch norm + ReLU (training), ms per call; memcpy of the tensor for scale\n");
+		printf("%-22s %8s %8s %8s %9s\n", "rows x c", "forward", "backward", "memcpy", "GB/s cpy");
+		for (size_t i = 0; i < 2048; i++)
+			gamma[i] = 1.0f, beta[i] = 0.1f;
+		for (size_t i = 0; i < 3; i++) {
+			struct bn_arg a = { &b, bn_shapes[i][0], bn_shapes[i][1], 0, gamma, beta, mean, istd,
+					    dg, db };
+			struct bn_arg m = a;
+			double tf, tb, tm, dummy;
+			char name[32];
+			m.pass = 2;
+			time_pair(&b, bn_run, &a, bn_run, &m, &tf, &tm);
+			a.pass = 1;
+			time_pair(&b, bn_run, &a, NULL, NULL, &tb, &dummy);
+			snprintf(name, sizeof name, "%zu x %zu", a.rows, a.c);
+			printf("%-22s %8.2f %8.2f %8.2f %9.1f\n", name, tf * 1e3, tb * 1e3, tm * 1e3,
+			       2.0 * (double)(a.rows * a.c * sizeof(float)) / tm / 1e9);
+		}
+	}
 	measure_peak(&b, " (again, at the end)");
 	mli_buffer_free(&b.ws);
 	mli_pool_destroy(b.pool);
