@@ -1,5 +1,7 @@
 /* io.c: whole reads and writes, robust to EINTR and short transfers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -50,4 +52,12 @@ int mli_write_full(int fd, const void *buf, size_t len)
 	struct iovec iov = { (void *)buf, len };
 
 	return mli_writev_full(fd, &iov, 1);
+}
+
+void mli_pipe_grow(int fd)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode) && fcntl(fd, F_GETPIPE_SZ) < (1 << 20))
+		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }

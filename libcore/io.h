@@ -20,4 +20,10 @@ int mli_writev_full(int fd, struct iovec *iov, int iovcnt);
 /* Writes len bytes; as mli_writev_full. */
 int mli_write_full(int fd, const void *buf, size_t len);
 
+/* Grows the buffer of a pipe at fd to a mebibyte (or as much as the
+ * system allows), so that a writer and a reader of whole frames, each
+ * larger than the default 64 KiB, can work at the same time instead of
+ * in turns. Does nothing when fd is not a pipe. */
+void mli_pipe_grow(int fd);
+
 #endif

@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "error.h"
+#include "io.h"
 #include "reader.h"
 
 #define READ_CHUNK (256u << 10)
@@ -43,6 +44,7 @@ struct mli_reader *mli_reader_open(int fd, const struct mli_reader_options *opt)
 	if (!r)
 		return NULL;
 	r->fd = fd;
+	mli_pipe_grow(fd);
 	if (opt)
 		r->opt = *opt;
 	if (r->opt.limit == 0)

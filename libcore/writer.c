@@ -35,6 +35,7 @@ struct mli_writer *mli_writer_open(int fd, const struct mli_writer_options *opt)
 	if (!w)
 		return NULL;
 	w->fd = fd;
+	mli_pipe_grow(fd);
 	w->type = -1;
 	w->level = opt && opt->level ? opt->level : MLI_LEVEL_DEFAULT;
 	mli_segment_reset(&w->seg);
