@@ -694,8 +694,12 @@ int main(int argc, char **argv)
 		return PROGRAM_EXIT_FAILURE;
 	}
 	program_close_stdout(prog);
-	if (o.progress_mode != MLI_PROGRESS_OFF)
+	if (o.progress_mode != MLI_PROGRESS_OFF) {
+		if (stats.jobs < o.fetch.jobs)
+			fprintf(stderr, "%s: --jobs %d lowered to %d to stay within the descriptor limit\n", prog,
+				o.fetch.jobs, stats.jobs);
 		print_summary(&r, mli_now() - r.progress.t0);
+	}
 	mli_keyset_free(&r.done_keys);
 	mli_keyset_free(&r.retry_keys);
 	free(r.line);
