@@ -1,0 +1,587 @@
+/* resnet.c: the pre-activation bottleneck ResNet (see resnet.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "nn.h"
+#include "resnet.h"
+
+/* A batch-norm layer: indices of its four parameters, and the batch
+ * statistics saved by the training forward pass for the backward one. */
+struct bn {
+	size_t c;
+	int gamma, beta, mean, var;  /* indices into net->param */
+	float *bmean, *inv_std;      /* (c) each */
+};
+
+struct conv {
+	struct mli_conv_shape s;     /* with n = the largest batch */
+	int wt;                      /* index into net->param */
+	double macs;                 /* per image */
+};
+
+/* One bottleneck block's layers and saved activations (NHWC); rows_in =
+ * n * h * w, rows_out = n * oh * ow. */
+struct block {
+	int stage, proj;
+	size_t h, w, oh, ow, cin, mid, cout;
+	struct bn bn_s, bn1, bn2, bn3;
+	struct conv cs, c1, c2, c3;
+	float *x;    /* (rows_in, cin) input: the previous output */
+	float *as;   /* (rows_in, cin) relu(bn_s(x)), projection blocks only */
+	float *a1;   /* (rows_in, cin) relu(bn1(x)) */
+	float *y1;   /* (rows_in, mid) conv1 */
+	float *a2;   /* (rows_in, mid) relu(bn2(y1)) */
+	float *y2;   /* (rows_out, mid) conv2 */
+	float *a3;   /* (rows_out, mid) relu(bn3(y2)) */
+	float *out;  /* (rows_out, cout) conv3 + shortcut */
+};
+
+struct mli_resnet_impl {
+	const struct mli_kernels *kern;
+	struct conv stem;
+	float *stem_out;            /* (n, sh, sw, width) */
+	size_t sh, sw;
+	struct block *blocks;
+	size_t n_blocks;
+	struct bn bnf;
+	float *af;                  /* (rows_f, features) relu(bnf(last out)) */
+	size_t fh, fw;
+	float *feat;                /* (batch, features) */
+	float *dfeat;               /* (batch, features) */
+	float *scratch;             /* (max act) projection output */
+	float *g[4];                /* (max act) gradient buffers */
+	float *arena;               /* every array above */
+	struct mli_buffer ws;       /* convolution work space */
+	size_t cap_params;
+	int freeze;
+};
+
+int mli_resnet_arch(const char *name, struct mli_resnet_config *cfg)
+{
+	static const struct {
+		const char *name;
+		int blocks[4];
+	} known[] = {
+		{ "resnet50", { 3, 4, 6, 3 } },
+		{ "resnet101", { 3, 4, 23, 3 } },
+		{ "resnet152", { 3, 8, 36, 3 } },
+	};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(name, known[i].name) == 0) {
+			cfg->stages = 4;
+			memcpy(cfg->blocks, known[i].blocks, sizeof cfg->blocks);
+			return 0;
+		}
+	/* A custom list: "B0,B1,..." with 1 to 4 counts of 1 to 99. */
+	int n = 0;
+	const char *p = name;
+	int blocks[4];
+	while (*p) {
+		if (n == 4 || *p < '1' || *p > '9')
+			return MLI_EINVAL;
+		long v = 0;
+		while (*p >= '0' && *p <= '9' && v < 100)
+			v = v * 10 + (*p++ - '0');
+		if (v < 1 || v > 99)
+			return MLI_EINVAL;
+		blocks[n++] = (int)v;
+		if (*p == ',' && p[1])
+			p++;
+		else if (*p)
+			return MLI_EINVAL;
+	}
+	if (n == 0)
+		return MLI_EINVAL;
+	cfg->stages = n;
+	memcpy(cfg->blocks, blocks, sizeof blocks);
+	return 0;
+}
+
+/* Parameter table building: first a counting pass (net->params NULL),
+ * then the real one. */
+static int add_param(struct mli_resnet *net, const char *scope, const char *name,
+		     enum mli_param_kind kind, int stage, int ndim, const size_t *dims)
+{
+	struct mli_resnet_impl *im = net->impl;
+	size_t count = 1;
+	for (int i = 0; i < ndim; i++)
+		count *= dims[i];
+	if (net->n_param < im->cap_params) {
+		struct mli_param *p = &net->param[net->n_param];
+		snprintf(p->name, sizeof p->name, "%s/%s", scope, name);
+		p->kind = kind;
+		p->offset = net->n_floats;
+		p->count = count;
+		p->ndim = ndim;
+		for (int i = 0; i < 4; i++)
+			p->dims[i] = i < ndim ? dims[i] : 0;
+		p->stage = stage;
+		p->trainable = kind != MLI_PARAM_MEAN && kind != MLI_PARAM_VAR;
+		p->decay = kind == MLI_PARAM_CONV || kind == MLI_PARAM_FC_W || kind == MLI_PARAM_FC_B;
+		p->frozen = 0;
+	}
+	/* Round every view to 16 floats so that each starts 64-byte aligned. */
+	net->n_floats += (count + 15) & ~(size_t)15;
+	return (int)net->n_param++;
+}
+
+static void add_bn(struct mli_resnet *net, struct bn *bn, const char *scope, size_t c, int stage)
+{
+	char s[96];
+	snprintf(s, sizeof s, "%s/batch_normalization", scope);
+	bn->c = c;
+	bn->gamma = add_param(net, s, "gamma", MLI_PARAM_GAMMA, stage, 1, &c);
+	bn->beta = add_param(net, s, "beta", MLI_PARAM_BETA, stage, 1, &c);
+	bn->mean = add_param(net, s, "moving_mean", MLI_PARAM_MEAN, stage, 1, &c);
+	bn->var = add_param(net, s, "moving_variance", MLI_PARAM_VAR, stage, 1, &c);
+}
+
+static int add_conv(struct mli_resnet *net, struct conv *cv, const char *scope, size_t n,
+		    size_t h, size_t w, size_t c, size_t k, size_t kout, size_t stride, int stage)
+{
+	char s[96];
+	size_t dims[4] = { k, k, c, kout };
+	int rc = mli_conv_shape_init(&cv->s, n, h, w, c, k, k, kout, stride);
+	if (rc < 0)
+		return rc;
+	snprintf(s, sizeof s, "%s/conv2d", scope);
+	cv->wt = add_param(net, s, "kernel", MLI_PARAM_CONV, stage, 4, dims);
+	cv->macs = (double)cv->s.oh * cv->s.ow * k * k * c * kout;
+	return 0;
+}
+
+/* Lays out the parameters (both passes) and the blocks' shapes. */
+static int layout(struct mli_resnet *net)
+{
+	struct mli_resnet_impl *im = net->impl;
+	const struct mli_resnet_config *cfg = &net->cfg;
+	size_t n = cfg->batch, h, w, c;
+	char scope[64];
+	int rc, b = 0;
+
+	net->n_param = 0;
+	net->n_floats = 0;
+	rc = add_conv(net, &im->stem, "init/init_conv", n, cfg->in_h, cfg->in_w, cfg->in_c, 7,
+		      cfg->width, 2, -1);
+	if (rc < 0)
+		return rc;
+	h = im->sh = im->stem.s.oh;
+	w = im->sw = im->stem.s.ow;
+	c = cfg->width;
+	for (int s = 0; s < cfg->stages; s++) {
+		size_t mid = cfg->width << s, cout = 4 * mid;
+		for (int j = 0; j < cfg->blocks[s]; j++, b++) {
+			struct block *bl = &im->blocks[b];
+			size_t stride = j == 0 ? 2 : 1;
+			char sc[96];
+			snprintf(scope, sizeof scope, "stages_%d_block_%d", s, j);
+			bl->stage = s;
+			bl->proj = j == 0;
+			bl->h = h;
+			bl->w = w;
+			bl->cin = c;
+			bl->mid = mid;
+			bl->cout = cout;
+#define SUB(name) (snprintf(sc, sizeof sc, "%s/%s", scope, name), sc)
+			if (bl->proj) {
+				add_bn(net, &bl->bn_s, SUB("conv1_b1_bn"), c, s);
+				rc = add_conv(net, &bl->cs, SUB("conv1_b1"), n, h, w, c, 1, cout,
+					      stride, s);
+				if (rc < 0)
+					return rc;
+			}
+			add_bn(net, &bl->bn1, SUB("conv1_b2_bn"), c, s);
+			rc = add_conv(net, &bl->c1, SUB("conv1_b2"), n, h, w, c, 1, mid, 1, s);
+			if (rc < 0)
+				return rc;
+			add_bn(net, &bl->bn2, SUB("conv2_b2_bn"), mid, s);
+			rc = add_conv(net, &bl->c2, SUB("conv2_b2"), n, h, w, mid, 3, mid, stride, s);
+			if (rc < 0)
+				return rc;
+			bl->oh = bl->c2.s.oh;
+			bl->ow = bl->c2.s.ow;
+			add_bn(net, &bl->bn3, SUB("conv3_b2_bn"), mid, s);
+			rc = add_conv(net, &bl->c3, SUB("conv3_b2"), n, bl->oh, bl->ow, mid, 1, cout, 1,
+				      s);
+			if (rc < 0)
+				return rc;
+#undef SUB
+			h = bl->oh;
+			w = bl->ow;
+			c = cout;
+		}
+	}
+	im->fh = h;
+	im->fw = w;
+	net->features = c;
+	add_bn(net, &im->bnf, "global_pool/bn", c, 4);
+	size_t fcw[2] = { c, cfg->classes };
+	add_param(net, "logits/dense", "kernel", MLI_PARAM_FC_W, 4, 2, fcw);
+	add_param(net, "logits/dense", "bias", MLI_PARAM_FC_B, 4, 1, &cfg->classes);
+	return 0;
+}
+
+/* Assigns the activation arrays from one arena (or, with base NULL,
+ * counts the floats needed), every array 16-float aligned. */
+static size_t carve(struct mli_resnet *net, float *base)
+{
+	struct mli_resnet_impl *im = net->impl;
+	size_t n = net->cfg.batch, off = 0, maxact = 0;
+#define TAKE(ptr, count)                                                  \
+	do {                                                              \
+		size_t cnt_ = (count);                                    \
+		if (base)                                                 \
+			(ptr) = base + off;                               \
+		off += (cnt_ + 15) & ~(size_t)15;                         \
+	} while (0)
+#define BNSTATS(bn)                                                       \
+	do {                                                              \
+		TAKE((bn).bmean, (bn).c);                                 \
+		TAKE((bn).inv_std, (bn).c);                               \
+	} while (0)
+	TAKE(net->input, n * net->cfg.in_h * net->cfg.in_w * net->cfg.in_c);
+	TAKE(im->stem_out, n * im->sh * im->sw * net->cfg.width);
+	maxact = n * im->sh * im->sw * net->cfg.width;
+	float *prev = im->stem_out;
+	for (size_t b = 0; b < im->n_blocks; b++) {
+		struct block *bl = &im->blocks[b];
+		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
+		if (base)
+			bl->x = prev;
+		if (bl->proj) {
+			TAKE(bl->as, ri * bl->cin);
+			BNSTATS(bl->bn_s);
+		}
+		TAKE(bl->a1, ri * bl->cin);
+		TAKE(bl->y1, ri * bl->mid);
+		TAKE(bl->a2, ri * bl->mid);
+		TAKE(bl->y2, ro * bl->mid);
+		TAKE(bl->a3, ro * bl->mid);
+		TAKE(bl->out, ro * bl->cout);
+		BNSTATS(bl->bn1);
+		BNSTATS(bl->bn2);
+		BNSTATS(bl->bn3);
+		size_t sizes[4] = { ri * bl->cin, ri * bl->mid, ro * bl->mid, ro * bl->cout };
+		for (int i = 0; i < 4; i++)
+			maxact = sizes[i] > maxact ? sizes[i] : maxact;
+		if (base)
+			prev = bl->out;
+	}
+	TAKE(im->af, n * im->fh * im->fw * net->features);
+	BNSTATS(im->bnf);
+	TAKE(im->feat, n * net->features);
+	TAKE(im->dfeat, n * net->features);
+	TAKE(net->logits, n * net->cfg.classes);
+	TAKE(net->dlogits, n * net->cfg.classes);
+	TAKE(im->scratch, maxact);
+	for (int i = 0; i < 4; i++)
+		TAKE(im->g[i], maxact);
+#undef TAKE
+#undef BNSTATS
+	return off;
+}
+
+int mli_resnet_create(struct mli_resnet **out, const struct mli_resnet_config *cfg,
+		      const struct mli_kernels *kern)
+{
+	struct mli_resnet *net = NULL;
+	size_t nb = 0;
+	int rc = MLI_ENOMEM;
+
+	*out = NULL;
+	if (cfg->stages < 1 || cfg->stages > MLI_RESNET_STAGES_MAX || cfg->width < 1 ||
+	    cfg->classes < 1 || cfg->in_c < 1 || cfg->in_h < 32 || cfg->in_w < 32 ||
+	    cfg->batch < 1 || !(cfg->bn_eps > 0) || !(cfg->bn_decay >= 0 && cfg->bn_decay <= 1))
+		return MLI_EINVAL;
+	for (int s = 0; s < cfg->stages; s++) {
+		if (cfg->blocks[s] < 1)
+			return MLI_EINVAL;
+		nb += (size_t)cfg->blocks[s];
+	}
+	net = calloc(1, sizeof *net);
+	if (!net || !(net->impl = calloc(1, sizeof *net->impl)))
+		goto fail;
+	net->cfg = *cfg;
+	net->impl->kern = kern;
+	net->impl->n_blocks = nb;
+	net->impl->blocks = calloc(nb, sizeof *net->impl->blocks);
+	if (!net->impl->blocks)
+		goto fail;
+	/* Counting pass, then the table. */
+	rc = layout(net);
+	if (rc < 0)
+		goto fail;
+	rc = MLI_ENOMEM;
+	net->impl->cap_params = net->n_param;
+	net->param = calloc(net->n_param, sizeof *net->param);
+	if (!net->param)
+		goto fail;
+	rc = layout(net);
+	if (rc < 0)
+		goto fail;
+	rc = MLI_ENOMEM;
+	if (posix_memalign((void **)&net->params, 64, net->n_floats * sizeof(float)) ||
+	    posix_memalign((void **)&net->grads, 64, net->n_floats * sizeof(float)))
+		goto fail;
+	memset(net->params, 0, net->n_floats * sizeof(float));
+	memset(net->grads, 0, net->n_floats * sizeof(float));
+	size_t act = carve(net, NULL);
+	if (posix_memalign((void **)&net->impl->arena, 64, act * sizeof(float)))
+		goto fail;
+	memset(net->impl->arena, 0, act * sizeof(float));
+	carve(net, net->impl->arena);
+	net->act_bytes = act * sizeof(float);
+	*out = net;
+	return 0;
+fail:
+	mli_resnet_free(net);
+	return rc;
+}
+
+void mli_resnet_free(struct mli_resnet *net)
+{
+	if (!net)
+		return;
+	if (net->impl) {
+		free(net->impl->blocks);
+		free(net->impl->arena);
+		mli_buffer_free(&net->impl->ws);
+		free(net->impl);
+	}
+	free(net->param);
+	free(net->params);
+	free(net->grads);
+	free(net);
+}
+
+struct mli_param *mli_resnet_param(struct mli_resnet *net, const char *name)
+{
+	for (size_t i = 0; i < net->n_param; i++)
+		if (strcmp(net->param[i].name, name) == 0)
+			return &net->param[i];
+	return NULL;
+}
+
+/* A standard normal draw truncated to [-2, 2] by rejection, as
+ * TensorFlow's truncated_normal (Box-Muller, the second variate dropped
+ * so that every draw takes two uniforms). */
+static double truncated_normal(struct mli_rng *r)
+{
+	for (;;) {
+		double u1 = 1.0 - mli_rng_uniform(r), u2 = mli_rng_uniform(r);
+		double x = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+		if (x >= -2.0 && x <= 2.0)
+			return x;
+	}
+}
+
+void mli_resnet_init(struct mli_resnet *net, struct mli_rng *r)
+{
+	for (size_t i = 0; i < net->n_param; i++) {
+		const struct mli_param *p = &net->param[i];
+		float *v = net->params + p->offset;
+		switch (p->kind) {
+		case MLI_PARAM_CONV: {
+			double fan_in = (double)p->dims[0] * p->dims[1] * p->dims[2];
+			double sd = sqrt(1.0 / fan_in) / 0.87962566103423978;
+			for (size_t j = 0; j < p->count; j++)
+				v[j] = (float)(sd * truncated_normal(r));
+			break;
+		}
+		case MLI_PARAM_FC_W: {
+			double lim = sqrt(6.0 / (double)(p->dims[0] + p->dims[1]));
+			for (size_t j = 0; j < p->count; j++)
+				v[j] = (float)(lim * (2.0 * mli_rng_uniform(r) - 1.0));
+			break;
+		}
+		case MLI_PARAM_GAMMA:
+		case MLI_PARAM_VAR:
+			for (size_t j = 0; j < p->count; j++)
+				v[j] = 1.0f;
+			break;
+		default:
+			memset(v, 0, p->count * sizeof *v);
+		}
+	}
+}
+
+void mli_resnet_freeze(struct mli_resnet *net, int n)
+{
+	net->impl->freeze = n;
+	for (size_t i = 0; i < net->n_param; i++) {
+		struct mli_param *p = &net->param[i];
+		p->frozen = p->stage < n;
+		if (p->frozen)
+			memset(net->grads + p->offset, 0, p->count * sizeof(float));
+	}
+}
+
+void mli_resnet_input_u8(struct mli_resnet *net, size_t n, const uint8_t *src)
+{
+	size_t c = net->cfg.in_c, hw = net->cfg.in_h * net->cfg.in_w;
+	for (size_t b = 0; b < n; b++)
+		for (size_t ch = 0; ch < c; ch++) {
+			const uint8_t *s = src + (b * c + ch) * hw;
+			float *d = net->input + b * hw * c + ch;
+			for (size_t p = 0; p < hw; p++)
+				d[p * c] = (float)s[p] * (2.0f / 255.0f) - 1.0f;
+		}
+}
+
+void mli_resnet_input_f32(struct mli_resnet *net, size_t n, const float *src)
+{
+	size_t c = net->cfg.in_c, hw = net->cfg.in_h * net->cfg.in_w;
+	for (size_t b = 0; b < n; b++)
+		for (size_t ch = 0; ch < c; ch++) {
+			const float *s = src + (b * c + ch) * hw;
+			float *d = net->input + b * hw * c + ch;
+			for (size_t p = 0; p < hw; p++)
+				d[p * c] = s[p];
+		}
+}
+
+#define P(i) (net->params + net->param[(i)].offset)
+#define G(i) (net->grads + net->param[(i)].offset)
+
+static int bn_fwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, size_t rows,
+		  const float *x, float *y, int train)
+{
+	const struct mli_kernels *k = net->impl->kern;
+	if (train)
+		return mli_bn_forward_train(k, pool, rows, bn->c, x, P(bn->gamma), P(bn->beta),
+					    net->cfg.bn_eps, 1, y, bn->bmean, bn->inv_std,
+					    P(bn->mean), P(bn->var), net->cfg.bn_decay);
+	return mli_bn_forward_infer(k, pool, rows, bn->c, x, P(bn->gamma), P(bn->beta), P(bn->mean),
+				    P(bn->var), net->cfg.bn_eps, 1, y);
+}
+
+static int bn_bwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, size_t rows,
+		  const float *x, const float *y, const float *dy, float *dx)
+{
+	return mli_bn_backward(net->impl->kern, pool, rows, bn->c, x, y, dy, P(bn->gamma),
+			       bn->bmean, bn->inv_std, 1, dx, G(bn->gamma), G(bn->beta));
+}
+
+static int conv_fwd(struct mli_resnet *net, struct mli_pool *pool, const struct conv *cv,
+		    size_t n, const float *x, float *y)
+{
+	struct mli_conv_shape s = cv->s;
+	s.n = n;
+	return mli_conv_forward(net->impl->kern, pool, &net->impl->ws, &s, x, P(cv->wt), y);
+}
+
+static int conv_bwd(struct mli_resnet *net, struct mli_pool *pool, const struct conv *cv,
+		    size_t n, const float *x, const float *dy, float *dx)
+{
+	struct mli_conv_shape s = cv->s;
+	int rc;
+	s.n = n;
+	rc = mli_conv_backward_weights(net->impl->kern, pool, &net->impl->ws, &s, x, dy, G(cv->wt));
+	if (rc < 0 || !dx)
+		return rc;
+	return mli_conv_backward_data(net->impl->kern, pool, &net->impl->ws, &s, dy, P(cv->wt), dx);
+}
+
+#define TRY(call)                  \
+	do {                       \
+		int rc_ = (call);  \
+		if (rc_ < 0)       \
+			return rc_; \
+	} while (0)
+
+int mli_resnet_forward(struct mli_resnet *net, struct mli_pool *pool, size_t n, int train)
+{
+	struct mli_resnet_impl *im = net->impl;
+	const struct mli_kernels *k = im->kern;
+
+	if (n < 1 || n > net->cfg.batch || (train && n < 2))
+		return MLI_EINVAL;
+	TRY(conv_fwd(net, pool, &im->stem, n, net->input, im->stem_out));
+	for (size_t b = 0; b < im->n_blocks; b++) {
+		struct block *bl = &im->blocks[b];
+		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
+		TRY(bn_fwd(net, pool, &bl->bn1, ri, bl->x, bl->a1, train));
+		TRY(conv_fwd(net, pool, &bl->c1, n, bl->a1, bl->y1));
+		TRY(bn_fwd(net, pool, &bl->bn2, ri, bl->y1, bl->a2, train));
+		TRY(conv_fwd(net, pool, &bl->c2, n, bl->a2, bl->y2));
+		TRY(bn_fwd(net, pool, &bl->bn3, ro, bl->y2, bl->a3, train));
+		TRY(conv_fwd(net, pool, &bl->c3, n, bl->a3, bl->out));
+		if (bl->proj) {
+			TRY(bn_fwd(net, pool, &bl->bn_s, ri, bl->x, bl->as, train));
+			TRY(conv_fwd(net, pool, &bl->cs, n, bl->as, im->scratch));
+			mli_add(k, pool, ro * bl->cout, bl->out, im->scratch, bl->out);
+		} else {
+			mli_add(k, pool, ro * bl->cout, bl->out, bl->x, bl->out);
+		}
+	}
+	size_t hw = im->fh * im->fw, c = net->features;
+	const float *last = im->n_blocks ? im->blocks[im->n_blocks - 1].out : im->stem_out;
+	TRY(bn_fwd(net, pool, &im->bnf, n * hw, last, im->af, train));
+	mli_avgpool_forward(pool, n, hw, c, im->af, im->feat);
+	int wi = (int)net->n_param - 2;
+	return mli_fc_forward(k, pool, n, c, net->cfg.classes, im->feat, P(wi), P(wi + 1),
+			      net->logits);
+}
+
+int mli_resnet_backward(struct mli_resnet *net, struct mli_pool *pool, size_t n)
+{
+	struct mli_resnet_impl *im = net->impl;
+	const struct mli_kernels *k = im->kern;
+	size_t hw = im->fh * im->fw, c = net->features;
+	int wi = (int)net->n_param - 2;
+	float *d = im->g[0], *e = im->g[1], *t1 = im->g[2], *t2 = im->g[3];
+
+	if (n < 2 || n > net->cfg.batch)
+		return MLI_EINVAL;
+	TRY(mli_fc_backward(k, pool, n, c, net->cfg.classes, im->feat, P(wi), net->dlogits,
+			    im->dfeat, G(wi), G(wi + 1)));
+	mli_avgpool_backward(pool, n, hw, c, im->dfeat, d);
+	const float *last = im->n_blocks ? im->blocks[im->n_blocks - 1].out : im->stem_out;
+	TRY(bn_bwd(net, pool, &im->bnf, n * hw, last, im->af, d, d));
+	/* d holds dL/d(out) of the block being walked back. */
+	for (size_t b = im->n_blocks; b-- > 0;) {
+		struct block *bl = &im->blocks[b];
+		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
+		if (bl->stage < im->freeze)
+			return 0;
+		TRY(conv_bwd(net, pool, &bl->c3, n, bl->a3, d, t1));
+		TRY(bn_bwd(net, pool, &bl->bn3, ro, bl->y2, bl->a3, t1, t1));
+		TRY(conv_bwd(net, pool, &bl->c2, n, bl->a2, t1, t2));
+		TRY(bn_bwd(net, pool, &bl->bn2, ri, bl->y1, bl->a2, t2, t2));
+		TRY(conv_bwd(net, pool, &bl->c1, n, bl->a1, t2, e));
+		TRY(bn_bwd(net, pool, &bl->bn1, ri, bl->x, bl->a1, e, e));
+		if (bl->proj) {
+			TRY(conv_bwd(net, pool, &bl->cs, n, bl->as, d, t1));
+			TRY(bn_bwd(net, pool, &bl->bn_s, ri, bl->x, bl->as, t1, t1));
+			mli_add(k, pool, ri * bl->cin, e, t1, e);
+		} else {
+			mli_add(k, pool, ri * bl->cin, e, d, e);
+		}
+		float *swap = d;
+		d = e;
+		e = swap;
+	}
+	if (im->freeze > 0)
+		return 0;
+	/* The stem: nothing learns from the image, so only its weights. */
+	return conv_bwd(net, pool, &im->stem, n, net->input, d, NULL);
+}
+
+const float *mli_resnet_features(const struct mli_resnet *net)
+{
+	return net->impl->feat;
+}
+
+double mli_resnet_macs(const struct mli_resnet *net)
+{
+	const struct mli_resnet_impl *im = net->impl;
+	double m = im->stem.macs;
+	for (size_t b = 0; b < im->n_blocks; b++) {
+		const struct block *bl = &im->blocks[b];
+		m += bl->c1.macs + bl->c2.macs + bl->c3.macs + (bl->proj ? bl->cs.macs : 0);
+	}
+	return m + (double)net->features * net->cfg.classes;
+}

@@ -1,0 +1,149 @@
+/* unit-loss.c: the original multi-label loss against cases computed by
+ * hand (the class coefficients over consecutive batches, the negative
+ * selection, the mask threshold, labels of -1), fixed class weights, and
+ * the softmax loss's label choice. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "loss.h"
+#include "random.h"
+#include "tap.h"
+
+static int near(double a, double b)
+{
+	return fabs(a - b) <= 1e-5 * (1 + fabs(b));
+}
+
+/* l(z, t) of nn.h with positive weight 12, in double. */
+static double wxent(double z, double t)
+{
+	return (1 - t) * z + (1 + 11 * t) * log1p(exp(-z));
+}
+
+static void test_adaptive_coefficients_by_hand(struct tap *tap)
+{
+	struct mli_loss_config cfg = { MLI_LOSS_MULTILABEL, 1, 12.0f, 1.0f, 0.7f };
+	struct mli_loss l;
+	struct mli_rng r;
+	/* 2 images, 3 classes. Class 0 positive (1.0), class 1 only 0.6
+	 * (below the 0.7 threshold: a negative for the counts), class 2
+	 * ignored in image 0 and negative in image 1. */
+	float t[6] = { 1.0f, 0.6f, -1.0f, 0.0f, 0.0f, 0.0f };
+	float z[6] = { 0.5f, -0.2f, 3.0f, -1.0f, 0.1f, 0.4f };
+	float dz[6];
+
+	mli_rng_init(&r, 1, NULL, 0, 0);
+	ASSERT_EQ(mli_loss_init(&l, &cfg, 3, 2), 0);
+	/* neg_select 1: every negative class is selected. Step 1: P0 = 1,
+	 * N1 = N2 = 1. */
+	double got = mli_loss_step(&l, &r, 2, z, t, dz);
+	double c0 = -log10(1.01 / 10), cn = -log10(9.0 / 10);
+	ASSERT(near(l.coef[0], c0) && near(l.coef[1], cn) && near(l.coef[2], cn));
+	double want = c0 * (wxent(0.5, 1) + wxent(-1, 0)) / 2 +
+		      cn * (wxent(-0.2, 0.6) + wxent(0.1, 0)) / 2 + cn * wxent(0.4, 0) / 2;
+	printf("# step 1: loss %.7f, by hand %.7f\n", got, want);
+	ASSERT(near(got, want));
+	/* dL/dz for the ignored label is 0; for z = 0.5, t = 1:
+	 * c0 / 2 * (1 - t - (1 + 11 t) sigmoid(-z)). */
+	ASSERT(dz[2] == 0.0f);
+	ASSERT(near(dz[0], c0 / 2 * (0 - 12 / (1 + exp(0.5)))));
+	/* Step 2, same labels: P0 = 2, N = 2 gives -log10(1) = 0 <= 0.01,
+	 * so the negative floor 0.001. */
+	mli_loss_step(&l, &r, 2, z, t, dz);
+	ASSERT(near(l.pos_count[0], 2) && near(l.neg_count[1], 2));
+	ASSERT(near(l.coef[0], -log10(2.01 / 10)));
+	ASSERT(near(l.coef[1], 0.001));
+	/* Ten positive batches in a row: the positive coefficient sits at
+	 * its 0.01 floor (the trap of dense labels). */
+	for (int i = 0; i < 8; i++)
+		mli_loss_step(&l, &r, 2, z, t, dz);
+	ASSERT(near(l.pos_count[0], 10));
+	ASSERT(near(l.coef[0], 0.01));
+	/* Class 1 turns positive: its negative run resets, P1 = 1. */
+	t[1] = 0.7f;
+	mli_loss_step(&l, &r, 2, z, t, dz);
+	ASSERT(near(l.pos_count[1], 1) && l.neg_count[1] == 0.0f);
+	ASSERT(near(l.coef[1], c0));
+	mli_loss_free(&l);
+}
+
+static void test_negative_selection(struct tap *tap)
+{
+	struct mli_loss_config cfg = { MLI_LOSS_MULTILABEL, 1, 12.0f, 0.3f, 0.7f };
+	struct mli_loss l;
+	struct mli_rng r, copy;
+	enum { K = 1000 };
+	float *t = calloc(2 * K, sizeof(float)), *z = calloc(2 * K, sizeof(float)),
+	      *dz = calloc(2 * K, sizeof(float));
+	size_t selected = 0, agree = 0;
+
+	ASSERT_EQ(mli_loss_init(&l, &cfg, K, 2), 0);
+	mli_rng_init(&r, 42, NULL, 0, 0);
+	copy = r;
+	mli_loss_step(&l, &r, 2, z, t, dz);
+	for (size_t j = 0; j < K; j++) {
+		int sel = mli_rng_uniform(&copy) <= 0.3;
+		selected += l.coef[j] > 0;
+		agree += sel == (l.coef[j] > 0);
+		if (sel && !near(l.coef[j], -log10(0.9)))
+			TAP_FAIL("class %zu: coefficient %g", j, l.coef[j]);
+		if (!sel && dz[j] != 0.0f)
+			TAP_FAIL("class %zu unselected but has a gradient", j);
+	}
+	printf("# %zu of %d negative classes selected\n", selected, K);
+	ASSERT_EQ(agree, K);
+	ASSERT(selected > 250 && selected < 350);
+	mli_loss_free(&l);
+	free(t);
+	free(z);
+	free(dz);
+}
+
+static void test_fixed_class_weights(struct tap *tap)
+{
+	struct mli_loss_config cfg = { MLI_LOSS_MULTILABEL, 0, 12.0f, 0.3f, 0.7f };
+	struct mli_loss l;
+	struct mli_rng r;
+	float t[4] = { 1.0f, 0.0f, -1.0f, 0.3f }, z[4] = { 0.2f, 0.3f, -0.4f, 1.5f }, dz[4];
+
+	mli_rng_init(&r, 1, NULL, 0, 0);
+	ASSERT_EQ(mli_loss_init(&l, &cfg, 2, 2), 0);
+	for (int s = 0; s < 20; s++) {
+		double got = mli_loss_step(&l, &r, 2, z, t, dz);
+		double want = (wxent(0.2, 1) + wxent(0.3, 0) + wxent(1.5, 0.3)) / 2;
+		if (!near(got, want))
+			TAP_FAIL("step %d: %g, by hand %g", s, got, want);
+	}
+	ASSERT(dz[2] == 0.0f);
+	mli_loss_free(&l);
+}
+
+static void test_softmax_label_choice(struct tap *tap)
+{
+	struct mli_loss_config cfg = { MLI_LOSS_SOFTMAX, 0, 12.0f, 0.3f, 0.7f };
+	struct mli_loss l;
+	struct mli_rng r;
+	/* Row 0: class 2; row 1: nothing >= 0.5, ignored; row 2: a -1. */
+	float t[9] = { 0, 0, 1, 0.2f, 0.4f, 0, 1, -1, 0 };
+	float z[9] = { 1, 2, 3, 0, 0, 0, 5, 5, 5 }, dz[9];
+
+	mli_rng_init(&r, 1, NULL, 0, 0);
+	ASSERT_EQ(mli_loss_init(&l, &cfg, 3, 3), 0);
+	double got = mli_loss_step(&l, &r, 3, z, t, dz);
+	double want = log(exp(1) + exp(2) + exp(3)) - 3;
+	ASSERT(near(got, want));
+	ASSERT(l.labels[0] == 2 && l.labels[1] == -1 && l.labels[2] == -1);
+	ASSERT(dz[4] == 0.0f && dz[8] == 0.0f);
+	mli_loss_free(&l);
+}
+
+int main(void)
+{
+	struct tap t = { 0, 0, 0 }, *tap = &t;
+
+	RUN(test_adaptive_coefficients_by_hand);
+	RUN(test_negative_selection);
+	RUN(test_fixed_class_weights);
+	RUN(test_softmax_label_choice);
+	return tap_done(tap);
+}
