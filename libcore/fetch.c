@@ -97,12 +97,22 @@ void mli_fetch_options_default(struct mli_fetch_options *o)
 	o->user_agent = "mli-fetch";
 }
 
-/* A host that has failed lately. Only failing hosts are kept, so the
- * table stays as small as the set of hosts in trouble. */
+/* A host with transfers alive, or failures lately: its attempts in
+ * curl's hands (at most per_host), those waiting for one of them to end,
+ * its failures in a row and its pause. An entry lives while a transfer
+ * refers to it or it has failures, so the table stays as small as the
+ * hosts in flight plus those in trouble. The engine queues attempts
+ * itself rather than leave it to CURLMOPT_MAX_HOST_CONNECTIONS, because
+ * curl counts the time an attempt waits in its queue against that
+ * attempt's timeout. */
 struct host {
 	struct host *next;
-	int fails;             /* consecutive transient failures */
-	double paused_until;   /* seconds on mli's monotonic clock */
+	int refs;                /* transfers that refer to it */
+	int running;             /* attempts added to the multi handle */
+	struct xfer *queue;      /* attempts waiting for a slot, oldest first */
+	struct xfer *queue_tail;
+	int fails;               /* consecutive transient failures */
+	double paused_until;     /* seconds on the monotonic clock */
 	char name[];
 };
 
@@ -117,7 +127,8 @@ struct xfer {
 	uv_timer_t timer;       /* waits before an attempt */
 	char *key;              /* NUL-terminated copy of the request */
 	size_t key_len;
-	char *host;             /* lower-case host name, or NULL */
+	struct host *h;         /* its host (a reference), or NULL */
+	struct xfer *queue_next;
 	struct mli_label *labels;
 	size_t n_labels;
 	uint8_t *body;          /* len bytes received, cap allocated */
@@ -204,62 +215,70 @@ static unsigned host_bucket(const char *name)
 	return (unsigned)(mli_hash(name, strlen(name)) % HOST_BUCKETS);
 }
 
-static struct host **host_find(struct fetch *f, const char *name)
+/* The entry of a host, created if need be, with a reference taken;
+ * NULL when out of memory (the transfer then goes without). */
+static struct host *host_get(struct fetch *f, const char *name)
 {
 	struct host **h = &f->hosts[host_bucket(name)];
+	size_t n;
 
 	while (*h && strcmp((*h)->name, name) != 0)
 		h = &(*h)->next;
-	return h;
+	if (!*h) {
+		n = strlen(name) + 1;
+		if (!(*h = calloc(1, sizeof **h + n)))
+			return NULL;
+		memcpy((*h)->name, name, n);
+	}
+	(*h)->refs++;
+	return *h;
 }
 
-/* Seconds to wait before starting a transfer to this host. */
-static double host_wait(struct fetch *f, const char *name)
+/* Drops a reference; frees an entry that nothing needs any more. */
+static void host_put(struct fetch *f, struct host *gone)
 {
 	struct host **h;
-	double now;
 
-	if (!name || !*(h = host_find(f, name)))
-		return 0;
-	now = now_s();
-	return (*h)->paused_until > now ? (*h)->paused_until - now : 0;
-}
-
-static void host_success(struct fetch *f, const char *name)
-{
-	struct host **h, *gone;
-
-	if (!name || !*(h = host_find(f, name)))
+	if (!gone || --gone->refs > 0 || gone->fails > 0)
 		return;
-	gone = *h;
+	for (h = &f->hosts[host_bucket(gone->name)]; *h != gone; h = &(*h)->next)
+		;
 	*h = gone->next;
 	free(gone);
 }
 
+/* Seconds to wait before starting a transfer to this host. */
+static double host_wait(const struct host *h)
+{
+	double now;
+
+	if (!h || h->paused_until == 0)
+		return 0;
+	now = now_s();
+	return h->paused_until > now ? h->paused_until - now : 0;
+}
+
+static void host_success(struct host *h)
+{
+	if (h) {
+		h->fails = 0;
+		h->paused_until = 0;
+	}
+}
+
 /* Counts a transient failure; from the host_failures-th in a row on, the
  * host is paused for a backoff that doubles with each further failure. */
-static void host_failure(struct fetch *f, const char *name)
+static void host_failure(struct fetch *f, struct host *h)
 {
 	const struct mli_fetch_options *o = f->o;
-	struct host **h;
 	double pause;
 
-	if (!name || o->host_failures <= 0)
+	if (!h || o->host_failures <= 0 || ++h->fails < o->host_failures)
 		return;
-	if (!*(h = host_find(f, name))) {
-		size_t n = strlen(name) + 1;
-		struct host *nh = calloc(1, sizeof *nh + n);
-		if (!nh)
-			return; /* Pausing is an optimisation; without memory, skip it. */
-		memcpy(nh->name, name, n);
-		*h = nh;
-	}
-	if (++(*h)->fails < o->host_failures)
-		return;
-	pause = o->backoff_ms * ldexp(1.0, (*h)->fails - o->host_failures);
+	pause = o->backoff_ms * ldexp(1.0, h->fails - o->host_failures);
 	if (pause > o->backoff_max_ms)
 		pause = o->backoff_max_ms;
-	(*h)->paused_until = now_s() + pause / 1000.0;
+	h->paused_until = now_s() + pause / 1000.0;
 }
 
 static void hosts_free(struct fetch *f)
@@ -495,7 +514,6 @@ static void xfer_closed(uv_handle_t *h)
 	struct xfer *x = h->data;
 
 	free(x->key);
-	free(x->host);
 	free(x->labels);
 	free(x->body);
 	free(x);
@@ -518,8 +536,11 @@ static void xfer_free(struct xfer *x)
 	if (x->next)
 		x->next->prev = x->prev;
 	if (x->easy) {
-		if (x->in_multi)
+		if (x->in_multi) {
 			curl_multi_remove_handle(x->f->multi, x->easy);
+			if (x->h)
+				x->h->running--;
+		}
 		if (f->easies && f->n_easies < f->jobs && !f->closing) {
 			curl_easy_reset(x->easy);
 			f->easies[f->n_easies++] = x->easy;
@@ -528,12 +549,14 @@ static void xfer_free(struct xfer *x)
 		}
 		x->easy = NULL;
 	}
+	host_put(f, x->h);
+	x->h = NULL;
 	uv_close((uv_handle_t *)&x->timer, xfer_closed);
 }
 
-static void start_attempt(uv_timer_t *t)
+/* Hands an attempt to curl. */
+static void begin_attempt(struct xfer *x)
 {
-	struct xfer *x = t->data;
 	CURLMcode mc;
 
 	x->attempt++;
@@ -546,6 +569,45 @@ static void start_attempt(uv_timer_t *t)
 		return;
 	}
 	x->in_multi = 1;
+	if (x->h)
+		x->h->running++;
+}
+
+/* Starts an attempt, or queues it behind its host's running ones. */
+static void start_attempt(uv_timer_t *t)
+{
+	struct xfer *x = t->data;
+	struct host *h = x->h;
+
+	if (h && h->running >= x->f->o->per_host) {
+		x->queue_next = NULL;
+		if (h->queue_tail)
+			h->queue_tail->queue_next = x;
+		else
+			h->queue = x;
+		h->queue_tail = x;
+		return;
+	}
+	begin_attempt(x);
+}
+
+/* An attempt has left curl: its host's next waiting one goes in. */
+static void end_attempt(struct xfer *x)
+{
+	struct host *h = x->h;
+
+	curl_multi_remove_handle(x->f->multi, x->easy);
+	x->in_multi = 0;
+	if (!h)
+		return;
+	h->running--;
+	while (h->queue && h->running < x->f->o->per_host) {
+		struct xfer *next = h->queue;
+		h->queue = next->queue_next;
+		if (!h->queue)
+			h->queue_tail = NULL;
+		begin_attempt(next);
+	}
 }
 
 /* Starts an attempt after delay seconds, or at once. */
@@ -594,7 +656,11 @@ static int xfer_new(struct fetch *f, const struct mli_fetch_request *req)
 		memcpy(x->labels, req->labels, req->n_labels * sizeof *x->labels);
 		x->n_labels = req->n_labels;
 	}
-	x->host = url_host(x->key);
+	{
+		char *name = url_host(x->key);
+		x->h = name ? host_get(f, name) : NULL;
+		free(name);
+	}
 	if (f->n_easies > 0)
 		x->easy = f->easies[--f->n_easies];
 	else if (!(x->easy = curl_easy_init()))
@@ -630,7 +696,7 @@ static int xfer_new(struct fetch *f, const struct mli_fetch_request *req)
 	f->xfers = x;
 	f->alive++;
 	f->stats->requests++;
-	schedule(x, host_wait(f, x->host));
+	schedule(x, host_wait(x->h));
 	return 0;
 nomem_x:
 	if (x->easy)
@@ -733,8 +799,6 @@ static void finish(struct fetch *f, struct xfer *x, CURLcode cc)
 		uv_stop(&f->loop);
 		return;
 	}
-	curl_multi_remove_handle(f->multi, x->easy);
-	x->in_multi = 0;
 	cls = classify(x, cc, status, detail, sizeof detail);
 	curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &final_url);
 	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype);
@@ -747,8 +811,10 @@ static void finish(struct fetch *f, struct xfer *x, CURLcode cc)
 	if (cls == MLI_FETCH_OK)
 		cls = judge_body(o, x->body, x->len, final_url, &r.media, detail, sizeof detail);
 
+	end_attempt(x);
+
 	if (cls != MLI_FETCH_OK && mli_fetch_class_transient(cls)) {
-		host_failure(f, x->host);
+		host_failure(f, x->h);
 		if (x->attempt <= o->retries) {
 			double delay = o->backoff_ms * ldexp(1.0, x->attempt - 1);
 			if (delay > o->backoff_max_ms)
@@ -760,7 +826,7 @@ static void finish(struct fetch *f, struct xfer *x, CURLcode cc)
 				snprintf(detail + l, sizeof detail - l, ", Retry-After %lld s is too long",
 					 (long long)retry_after);
 			} else {
-				double hw = host_wait(f, x->host);
+				double hw = host_wait(x->h);
 				if ((double)retry_after > delay)
 					delay = (double)retry_after;
 				if (hw > delay)
@@ -771,7 +837,7 @@ static void finish(struct fetch *f, struct xfer *x, CURLcode cc)
 			}
 		}
 	} else if (cls == MLI_FETCH_OK) {
-		host_success(f, x->host);
+		host_success(x->h);
 	}
 
 	r.key = x->key;
@@ -1027,8 +1093,6 @@ int mli_fetch_run(const struct mli_fetch_options *o, mli_fetch_next_fn next, mli
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(o->per_host > 0 ? o->per_host : 1));
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)f->jobs);
 	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)f->jobs);
 
 	fill(f);

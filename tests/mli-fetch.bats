@@ -230,6 +230,15 @@ class_of() {
 	[ "$(mli-cat --count out.mli)" -eq 30 ]
 }
 
+@test "transfers waiting for a per-host slot do not run down their timeout" {
+	# Four images of about a second each at 100 KB/s, one connection at
+	# a time: together over the timeout, each well within it.
+	for i in 1 2 3 4; do printf '%s/slow/im_3.jpg?q=%d\t1:1\n' "$N" "$i"; done > list.txt
+	fetch -j 4 --per-host 1 --timeout 2.5 --retries 0 -f failures.tsv list.txt
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "mli-fetch: 4 lines, 4 ok, 0 failed, "* ]]
+}
+
 @test "retries only the chosen classes of a failures file" {
 	printf '%s/im_1.jpg\t1:1\n%s/404\t2:1\n%s/im_2.jpg\t3:1\n' "$N" "$B" "$N" > list.txt
 	printf '%s/im_1.jpg\ttimeout\tx\n%s/404\thttp-4xx\tHTTP 404\n' "$N" "$B" > old.tsv
