@@ -1,0 +1,292 @@
+/* mli-export: write an mli stream as TFRecord shards in the original
+ * release's schema, for TensorFlow users.
+ *
+ * Each ENCODED record becomes one tf.Example: width and height (the WIDTH
+ * and HEIGHT fields, else the JPEG's own header, else 0), name (the key),
+ * label (one little-endian float32 per class, the record's sparse labels
+ * spread out, zero elsewhere) and image (the BLOB), in that order, framed
+ * with TFRecord's masked CRC32C. Other records carry no encoded image and
+ * are skipped and counted. mli-import reads the result back into the
+ * records it came from, byte for byte, when they hold what mli-import
+ * writes (see the man page). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dictionary.h"
+#include "example.h"
+#include "jpeg.h"
+#include "mli.h"
+#include "program.h"
+#include "tfrecord.h"
+
+static const char *const prog = "mli-export";
+
+#define CLASSES_DEFAULT 11166   /* the release's dictionary */
+
+struct options {
+	long classes;           /* 0: from --dict, else CLASSES_DEFAULT */
+	const char *dict_path;
+	int skip_bad;
+	int progress_mode;
+	char **files;
+	int n_files;
+};
+
+struct export {
+	const struct options *opt;
+	size_t classes;
+	float *dense;          /* [classes] */
+	uint8_t *out;          /* the serialized example */
+	size_t out_cap;
+	struct mli_tally tally;
+	struct mli_progress progress;
+	uint64_t bytes_before;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: %s [-pqs] [--tfrecord] [-c CLASSES] [-d DICT] [FILE ...]\n"
+		"Write mli streams (stdin when no FILE or FILE is -) as a TFRecord shard of\n"
+		"tf.Example in the original release's schema on stdout.\n"
+		"\n"
+		"  -t, --tfrecord       TFRecord of tf.Example (the only format, and the default)\n"
+		"  -c, --classes N      length of the dense label vector (default 11166)\n"
+		"  -d, --dict FILE      take the number of classes from this dictionary\n"
+		"  -s, --skip-bad       skip bad frames in the input, resynchronise and count them\n"
+		"  -p, --progress       show progress on stderr even when it is not a terminal\n"
+		"  -q, --quiet          no progress and no summary\n"
+		"  -h, --help           show this help\n"
+		"  -V, --version        show the version\n", prog);
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "tfrecord", no_argument, NULL, 't' },
+		{ "classes", required_argument, NULL, 'c' },
+		{ "dict", required_argument, NULL, 'd' },
+		{ "skip-bad", no_argument, NULL, 's' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	while ((c = getopt_long(argc, argv, "tc:d:spqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': break;
+		case 'c':
+			if (mli_parse_long(optarg, 1, 1 << 24, &o->classes) < 0)
+				program_usage_error(prog, "--classes: not a count from 1 to 16777216: '%s'", optarg);
+			break;
+		case 'd': o->dict_path = optarg; break;
+		case 's': o->skip_bad = 1; break;
+		case 'p': o->progress_mode = MLI_PROGRESS_ON; break;
+		case 'q': o->progress_mode = MLI_PROGRESS_OFF; break;
+		case 'h': usage(stdout); program_close_stdout(prog); exit(0);
+		case 'V': program_version(prog);
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+			exit(PROGRAM_EXIT_USAGE);
+		}
+	}
+	if (o->classes && o->dict_path)
+		program_usage_error(prog, "give --classes or --dict, not both");
+	o->files = argv + optind;
+	o->n_files = argc - optind;
+}
+
+static void fail(struct export *e, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+static void fail(struct export *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	mli_progress_end(&e->progress);
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(PROGRAM_EXIT_FAILURE);
+}
+
+static void skip(struct export *e, const char *reason, const char *name, uint64_t offset, const char *what)
+{
+	mli_tally_skip(&e->tally, reason, 1);
+	if (e->opt->progress_mode == MLI_PROGRESS_OFF)
+		return;
+	mli_progress_end(&e->progress);
+	fprintf(stderr, "%s: %s: offset %llu: %s (skipped)\n", prog, name, (unsigned long long)offset, what);
+}
+
+/* The width and height of a record's source: its WIDTH and HEIGHT fields,
+ * else the JPEG header, else 0 and 0. */
+static void source_size(const struct mli_record *rec, const struct mli_field *blob, int64_t *w, int64_t *h)
+{
+	const struct mli_field *fw = mli_record_field(rec, MLI_TAG_WIDTH);
+	const struct mli_field *fh = mli_record_field(rec, MLI_TAG_HEIGHT);
+	struct mli_jpeg *j;
+	struct mli_jpeg_info info;
+	struct mli_fault f;
+
+	*w = *h = 0;
+	if (fw && fh && fw->size == 4 && fh->size == 4) {
+		*w = mli_load32(fw->data);
+		*h = mli_load32(fh->data);
+	} else if (mli_jpeg_open(&j, blob->data, blob->size, 0, 1, &info, &f) == 0) {
+		*w = info.width;
+		*h = info.height;
+		mli_jpeg_close(j);
+	}
+}
+
+static void export_record(struct export *e, const struct mli_record *rec, const char *name, uint64_t offset)
+{
+	const struct mli_field *blob = mli_record_field(rec, MLI_TAG_BLOB);
+	struct mli_example ex;
+	size_t size;
+	int rc;
+
+	if (rec->type != MLI_TYPE_ENCODED || !blob) {
+		skip(e, "not-encoded", name, offset, "not an ENCODED record");
+		return;
+	}
+	for (size_t i = 0; i < rec->n_labels; i++) {
+		if (rec->labels[i].cls >= e->classes) {
+			skip(e, "class-out-of-range", name, offset, "a class beyond --classes");
+			return;
+		}
+	}
+	memset(e->dense, 0, e->classes * sizeof *e->dense);
+	for (size_t i = 0; i < rec->n_labels; i++)
+		e->dense[rec->labels[i].cls] = rec->labels[i].conf;
+	/* The label bytes are little-endian float32: store them so on any host. */
+	for (size_t c = 0; c < e->classes; c++) {
+		uint32_t bits;
+		memcpy(&bits, &e->dense[c], 4);
+		mli_store32((uint8_t *)&e->dense[c], bits);
+	}
+	memset(&ex, 0, sizeof ex);
+	source_size(rec, blob, &ex.width, &ex.height);
+	ex.name = (const uint8_t *)rec->key;
+	ex.name_len = rec->key_len;
+	ex.label = (const uint8_t *)e->dense;
+	ex.label_len = e->classes * 4;
+	ex.image = blob->data;
+	ex.image_len = blob->size;
+	size = mli_example_size(&ex);
+	if (size > e->out_cap) {
+		uint8_t *b = realloc(e->out, size);
+		if (!b)
+			fail(e, "%s", mli_strerror(MLI_ENOMEM));
+		e->out = b;
+		e->out_cap = size;
+	}
+	mli_example_write(&ex, e->out);
+	if ((rc = mli_tfrecord_write(STDOUT_FILENO, e->out, size)) < 0) {
+		mli_progress_end(&e->progress);
+		program_output_failed(prog, rc);
+	}
+	e->tally.out++;
+}
+
+/* Exports one input; returns 0, or -1 after reporting a fault. */
+static int export_input(struct export *e, const char *name, int fd)
+{
+	struct mli_reader_options ro = { 0, e->opt->skip_bad };
+	struct mli_reader *r = mli_reader_open(fd, &ro);
+	const struct mli_reader_stats *st;
+	struct mli_record rec;
+	uint64_t skipped = 0;
+	int rc;
+
+	if (!r)
+		fail(e, "%s", mli_strerror(MLI_ENOMEM));
+	st = mli_reader_stats(r);
+	while ((rc = mli_reader_next(r, &rec)) > 0) {
+		if (st->frames_skipped != skipped) {
+			mli_tally_skip(&e->tally, "bad-frame", st->frames_skipped - skipped);
+			skipped = st->frames_skipped;
+		}
+		e->tally.in++;
+		export_record(e, &rec, name, mli_reader_record_offset(r));
+		mli_progress_update(&e->progress, e->tally.in, e->bytes_before + st->offset,
+				    mli_tally_skipped(&e->tally));
+	}
+	e->bytes_before += st->offset;
+	if (rc < 0) {
+		mli_progress_end(&e->progress);
+		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_reader_message(r));
+	}
+	mli_reader_free(r);
+	return rc < 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char *stdin_only[] = { "-" };
+	struct options o;
+	struct export e;
+	char **files;
+	int n_files, failed = 0;
+
+	program_init();
+	parse_options(argc, argv, &o);
+	memset(&e, 0, sizeof e);
+	e.opt = &o;
+	e.classes = o.classes ? (size_t)o.classes : CLASSES_DEFAULT;
+	if (o.dict_path) {
+		struct mli_dictionary *d;
+		const char *why;
+		size_t line;
+		int rc = mli_dictionary_read(o.dict_path, &d, &line, &why);
+		if (rc < 0 && rc == MLI_EINVAL && line)
+			fail(&e, "%s: line %zu: %s", o.dict_path, line, why);
+		if (rc < 0)
+			fail(&e, "%s: %s", o.dict_path, rc == MLI_ESYS ? strerror(errno) : why ? why : mli_strerror(rc));
+		e.classes = mli_dictionary_size(d);
+		mli_dictionary_free(d);
+	}
+	if (!(e.dense = malloc(e.classes * sizeof *e.dense)))
+		fail(&e, "%s", mli_strerror(MLI_ENOMEM));
+	if (isatty(STDOUT_FILENO))
+		program_usage_error(prog, "stdout is a terminal; redirect the TFRecord output");
+	files = o.n_files ? o.files : stdin_only;
+	n_files = o.n_files ? o.n_files : 1;
+	mli_progress_init(&e.progress, stderr, prog, "records", mli_progress_wanted(o.progress_mode, STDERR_FILENO),
+			  program_input_size(o.files, o.n_files));
+	for (int i = 0; i < n_files; i++) {
+		const char *name = strcmp(files[i], "-") == 0 ? "stdin" : files[i];
+		int fd = strcmp(files[i], "-") == 0 ? STDIN_FILENO : open(files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			mli_progress_end(&e.progress);
+			fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
+			failed = 1;
+			break;
+		}
+		if (export_input(&e, name, fd) < 0)
+			failed = 1;
+		if (fd != STDIN_FILENO)
+			close(fd);
+		if (failed)
+			break;
+	}
+	mli_progress_end(&e.progress);
+	program_close_stdout(prog);
+	if (o.progress_mode != MLI_PROGRESS_OFF && (e.progress.enabled || mli_tally_skipped(&e.tally)))
+		mli_tally_print(&e.tally, stderr, prog, mli_now() - e.progress.t0);
+	free(e.dense);
+	free(e.out);
+	return failed ? PROGRAM_EXIT_FAILURE : 0;
+}
