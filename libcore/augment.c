@@ -1,0 +1,307 @@
+/* augment.c: the training augmentation and the evaluation crops
+ * (augment.h). Portable C; the resize is libcore/resize.c's, with its
+ * AVX2 rows where the CPU has them. */
+#include <math.h>
+#include <string.h>
+
+#include "augment.h"
+#include "error.h"
+#include "resize.h"
+
+void mli_augment_defaults(struct mli_augment_params *p)
+{
+	p->area_min = 0.7;
+	p->area_max = 1.0;
+	p->aspect_min = 0.75;
+	p->aspect_max = 1.33;
+	p->attempts = 100;
+	p->flip_prob = 0.5;
+	p->rotate_prob = 1.0 / 3;
+	p->rotate_max = 45;
+	p->color_prob = 2.0 / 3;
+	p->brightness = 32.0 / 255;
+	p->saturation_min = 0.5;
+	p->saturation_max = 1.5;
+	p->hue = 0.2;
+	p->contrast_min = 0.5;
+	p->contrast_max = 1.5;
+}
+
+void mli_augment_draw(const struct mli_augment_params *p, struct mli_rng *rng, uint32_t src_h,
+		      uint32_t src_w, struct mli_augment_draw *d)
+{
+	double area = (double)src_h * src_w, u;
+
+	memset(d, 0, sizeof *d);
+	d->whole = 1;
+	d->w = src_w;
+	d->h = src_h;
+	for (int a = 0; a < p->attempts; a++) {
+		double target = area * mli_rng_range(rng, p->area_min, p->area_max);
+		double aspect = mli_rng_range(rng, p->aspect_min, p->aspect_max);
+		double w = floor(sqrt(target * aspect) + 0.5), h = floor(sqrt(target / aspect) + 0.5);
+		if (w >= 1 && h >= 1 && w <= src_w && h <= src_h) {
+			d->w = (uint32_t)w;
+			d->h = (uint32_t)h;
+			d->x = (uint32_t)mli_rng_below(rng, src_w - d->w + 1);
+			d->y = (uint32_t)mli_rng_below(rng, src_h - d->h + 1);
+			d->whole = 0;
+			break;
+		}
+	}
+	d->flip = mli_rng_uniform(rng) < p->flip_prob;
+	if (mli_rng_uniform(rng) < p->rotate_prob) {
+		d->rotate = 1;
+		d->angle = mli_rng_range(rng, -p->rotate_max, p->rotate_max);
+	}
+	u = mli_rng_uniform(rng);
+	if (u < p->color_prob) {
+		d->color = u < p->color_prob / 2 ? 1 : 2;
+		d->brightness = mli_rng_range(rng, -p->brightness, p->brightness);
+		d->saturation = mli_rng_range(rng, p->saturation_min, p->saturation_max);
+		d->hue = mli_rng_range(rng, -p->hue, p->hue);
+		d->contrast = mli_rng_range(rng, p->contrast_min, p->contrast_max);
+	}
+}
+
+/* Scratch: two 8-bit images [size, size, c], then floats [size, size, 3]. */
+static size_t image_bytes(uint32_t size, uint32_t c)
+{
+	return ((size_t)size * size * c + 7) & ~(size_t)7;
+}
+
+size_t mli_augment_scratch_size(uint32_t size, uint32_t c)
+{
+	return 2 * image_bytes(size, c) + (size_t)size * size * 3 * sizeof(float);
+}
+
+/* Mirrors img [h, w, c] left to right, in place. */
+static void flip_rows(uint8_t *img, uint32_t h, uint32_t w, uint32_t c)
+{
+	for (uint32_t y = 0; y < h; y++) {
+		uint8_t *row = img + (size_t)y * w * c;
+		for (uint32_t a = 0, b = w - 1; a < b; a++, b--)
+			for (uint32_t k = 0; k < c; k++) {
+				uint8_t t = row[a * c + k];
+				row[a * c + k] = row[b * c + k];
+				row[b * c + k] = t;
+			}
+	}
+}
+
+/* Rotates src [n, n, c] about its centre into dst by angle degrees
+ * counter-clockwise: output pixel (dx, dy) from the centre (y down) reads
+ * the source at (dx cos - dy sin, dx sin + dy cos), bilinearly, with black
+ * outside. */
+static void rotate(const uint8_t *src, uint8_t *dst, uint32_t n, uint32_t c, double angle)
+{
+	double t = angle * (M_PI / 180), cs = cos(t), sn = sin(t), mid = (n - 1) / 2.0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		double dy = i - mid;
+		/* Source position at j = 0, stepping by (cs, sn) along the row. */
+		double sx = -mid * cs - dy * sn + mid, sy = -mid * sn + dy * cs + mid;
+		uint8_t *out = dst + (size_t)i * n * c;
+		for (uint32_t j = 0; j < n; j++, sx += cs, sy += sn, out += c) {
+			double fx0 = floor(sx), fy0 = floor(sy);
+			long x0 = (long)fx0, y0 = (long)fy0;
+			float fx = (float)(sx - fx0), fy = (float)(sy - fy0);
+			float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+			if (x0 < -1 || y0 < -1 || x0 >= (long)n || y0 >= (long)n) {
+				memset(out, 0, c);
+				continue;
+			}
+			int in00 = x0 >= 0 && y0 >= 0, in01 = x0 + 1 < (long)n && y0 >= 0;
+			int in10 = x0 >= 0 && y0 + 1 < (long)n, in11 = x0 + 1 < (long)n && y0 + 1 < (long)n;
+			/* Index of the top-left tap, which may lie outside. */
+			long base = (y0 * (long)n + x0) * (long)c, down = (long)n * c;
+			for (uint32_t k = 0; k < c; k++) {
+				float v = 0;
+				if (in00)
+					v += w00 * src[base + k];
+				if (in01)
+					v += w01 * src[base + c + k];
+				if (in10)
+					v += w10 * src[base + down + k];
+				if (in11)
+					v += w11 * src[base + down + c + k];
+				out[k] = (uint8_t)(v + 0.5f);
+			}
+		}
+	}
+}
+
+static void brightness(float *f, size_t n, float delta)
+{
+	for (size_t i = 0; i < n; i++)
+		f[i] += delta;
+}
+
+/* Each channel of f [n, 3] moved from its mean by factor k. The mean is
+ * summed in a fixed order, so the result does not depend on threads. */
+static void contrast(float *f, size_t n, float k)
+{
+	double sum[3] = { 0, 0, 0 };
+	float mean[3];
+
+	for (size_t i = 0; i < n; i++)
+		for (int ch = 0; ch < 3; ch++)
+			sum[ch] += f[i * 3 + ch];
+	for (int ch = 0; ch < 3; ch++)
+		mean[ch] = (float)(sum[ch] / (double)n);
+	for (size_t i = 0; i < n; i++)
+		for (int ch = 0; ch < 3; ch++)
+			f[i * 3 + ch] = (f[i * 3 + ch] - mean[ch]) * k + mean[ch];
+}
+
+/* Through HSV and back (as TensorFlow's rgb_to_hsv and hsv_to_rgb):
+ * saturation times sat, clipped to [0, 1], and hue turned by dhue of the
+ * circle. Values outside [0, 1] (after brightness) stay defined. */
+static void hsv_adjust(float *f, size_t n, float sat, float dhue)
+{
+	for (size_t i = 0; i < n; i++) {
+		float *p = f + i * 3, r = p[0], g = p[1], b = p[2];
+		float mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
+		float mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
+		float d = mx - mn, h = 0, s = mx > 0 ? d / mx : 0, v = mx;
+
+		if (d > 0) {
+			if (mx == r)
+				h = (g - b) / d;
+			else if (mx == g)
+				h = 2 + (b - r) / d;
+			else
+				h = 4 + (r - g) / d;
+			h *= 1.0f / 6;
+		}
+		h += dhue;
+		h -= floorf(h);
+		s *= sat;
+		s = s < 0 ? 0 : s > 1 ? 1 : s;
+		float h6 = h * 6, cc = v * s, m = v - cc;
+		int sector = (int)h6;
+		float frac = h6 - (float)sector;
+		float up = m + cc * frac, down = m + cc * (1 - frac), top = m + cc;
+		switch (sector) {
+		case 0: p[0] = top; p[1] = up; p[2] = m; break;
+		case 1: p[0] = down; p[1] = top; p[2] = m; break;
+		case 2: p[0] = m; p[1] = top; p[2] = up; break;
+		case 3: p[0] = m; p[1] = down; p[2] = top; break;
+		case 4: p[0] = up; p[1] = m; p[2] = top; break;
+		default: p[0] = top; p[1] = m; p[2] = down; break;
+		}
+	}
+}
+
+/* The colour distortion of d on img [n, 3] into dst, through f [n, 3]. */
+static void color(const struct mli_augment_draw *d, const uint8_t *img, float *f, size_t n,
+		  uint8_t *dst)
+{
+	for (size_t i = 0; i < n * 3; i++)
+		f[i] = img[i] * (1.0f / 255);
+	if (d->color == 1) {
+		brightness(f, n * 3, (float)d->brightness);
+		/* Saturation then hue: one trip through HSV does both. */
+		hsv_adjust(f, n, (float)d->saturation, (float)d->hue);
+		contrast(f, n, (float)d->contrast);
+	} else {
+		hsv_adjust(f, n, (float)d->saturation, 0);
+		brightness(f, n * 3, (float)d->brightness);
+		contrast(f, n, (float)d->contrast);
+		hsv_adjust(f, n, 1, (float)d->hue);
+	}
+	for (size_t i = 0; i < n * 3; i++) {
+		float v = f[i] * 255 + 0.5f;
+		dst[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+	}
+}
+
+int mli_augment_apply(const struct mli_augment_draw *d, const uint8_t *src, uint32_t sh,
+		      uint32_t sw, uint32_t c, uint8_t *dst, uint32_t size, void *scratch)
+{
+	uint8_t *a = scratch, *b = a + image_bytes(size, c), *cur = a;
+	float *f = (float *)(b + image_bytes(size, c));
+	size_t n = (size_t)size * size;
+	int rc;
+
+	if (!size || !c || d->w == 0 || d->h == 0 || d->x + (uint64_t)d->w > sw
+	    || d->y + (uint64_t)d->h > sh)
+		return MLI_EINVAL;
+	rc = mli_resize(src + ((size_t)d->y * sw + d->x) * c, d->h, d->w, (size_t)sw * c, c, a, size,
+			size);
+	if (rc < 0)
+		return rc;
+	if (d->flip)
+		flip_rows(a, size, size, c);
+	if (d->rotate) {
+		rotate(a, b, size, c, d->angle);
+		cur = b;
+	}
+	if (d->color && c == 3)
+		color(d, cur, f, n, dst);
+	else
+		memcpy(dst, cur, n * c);
+	return 0;
+}
+
+void mli_augment_central(uint32_t h, uint32_t w, double fraction, uint32_t *y, uint32_t *x,
+			 uint32_t *ch, uint32_t *cw)
+{
+	*y = (uint32_t)((h - h * fraction) / 2);
+	*x = (uint32_t)((w - w * fraction) / 2);
+	*ch = h - 2 * *y;
+	*cw = w - 2 * *x;
+}
+
+int mli_augment_eval(const uint8_t *src, uint32_t sh, uint32_t sw, uint32_t c, double fraction,
+		     uint8_t *dst, uint32_t size)
+{
+	uint32_t y, x, ch, cw;
+
+	if (!(fraction > 0 && fraction <= 1))
+		return MLI_EINVAL;
+	mli_augment_central(sh, sw, fraction, &y, &x, &ch, &cw);
+	if (!ch || !cw)
+		return MLI_EINVAL;
+	return mli_resize(src + ((size_t)y * sw + x) * c, ch, cw, (size_t)sw * c, c, dst, size, size);
+}
+
+void mli_augment_short_side(uint32_t h, uint32_t w, uint32_t short_side, uint32_t *rh,
+			    uint32_t *rw)
+{
+	if (h <= w) {
+		*rh = short_side;
+		*rw = (uint32_t)floor((double)w * short_side / h + 0.5);
+	} else {
+		*rw = short_side;
+		*rh = (uint32_t)floor((double)h * short_side / w + 0.5);
+	}
+	if (!*rh)
+		*rh = 1;
+	if (!*rw)
+		*rw = 1;
+}
+
+int mli_augment_ten_crop(const uint8_t *src, uint32_t sh, uint32_t sw, uint32_t c, uint8_t *dst,
+			 uint32_t size)
+{
+	uint32_t ys[5], xs[5];
+	size_t row = (size_t)size * c, view = row * size;
+
+	if (!size || sh < size || sw < size)
+		return MLI_EINVAL;
+	ys[0] = ys[1] = 0;
+	ys[2] = ys[3] = sh - size;
+	xs[0] = xs[2] = 0;
+	xs[1] = xs[3] = sw - size;
+	ys[4] = (sh - size) / 2;
+	xs[4] = (sw - size) / 2;
+	for (int v = 0; v < 5; v++) {
+		uint8_t *out = dst + v * view;
+		for (uint32_t y = 0; y < size; y++)
+			memcpy(out + y * row, src + ((size_t)(ys[v] + y) * sw + xs[v]) * c, row);
+		memcpy(dst + (v + 5) * view, out, view);
+		flip_rows(dst + (v + 5) * view, size, size, c);
+	}
+	return 0;
+}
