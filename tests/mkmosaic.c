@@ -1,0 +1,221 @@
+/* mkmosaic: a real multi-label set for the mli-train tests, from
+ * Debian's dataset-fashion-mnist, and a small evaluator.
+ *
+ *   mkmosaic batches IMAGES.gz LABELS.gz COUNT SIZE SEED [FIRST [NAN]]
+ *     writes batches FIRST .. COUNT-1 (default all) of SIZE mosaics on
+ *     stdout as BATCH records: each mosaic is 2x2 garments at 56x56,
+ *     one channel (INPUT uint8 [SIZE, 1, 56, 56]); TARGET float32
+ *     [SIZE, 13] marks with 1 the garments present (classes 0-9 as in
+ *     Fashion-MNIST) and their parents: 10 tops (T-shirt, pullover,
+ *     coat, shirt), 11 footwear (sandal, sneaker, ankle boot), 12 other
+ *     (trouser, dress, bag). Batch b depends only on SEED and b, so a
+ *     stream can be cut and continued. Batch NAN, if given, has a NaN
+ *     target (to test that a NaN loss stops training).
+ *   mkmosaic eval CHECKPOINT < batches
+ *     runs the checkpoint's network (inference batch norm) on the
+ *     batches and prints "mAP X" (mean over classes of the average
+ *     precision of the scores), "chance Y" (the mAP random scores would
+ *     get: the mean share of positives) and "images N". */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "mli.h"
+#include "random.h"
+#include "resnet.h"
+#include "trainstate.h"
+
+#define CLASSES 13
+
+static void die(const char *what)
+{
+	fprintf(stderr, "mkmosaic: %s\n", what);
+	exit(1);
+}
+
+/* Reads a gzipped IDX file through gzip -dc; *n items of `item` bytes. */
+static uint8_t *read_idx(const char *path, size_t header, size_t item, size_t *n)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "gzip -dc '%s'", path);
+	FILE *f = popen(cmd, "r");
+	size_t cap = 1 << 20, len = 0;
+	uint8_t *b = malloc(cap);
+	if (!f || !b)
+		die("cannot read the data set");
+	for (;;) {
+		if (len == cap && !(b = realloc(b, cap *= 2)))
+			die("out of memory");
+		size_t got = fread(b + len, 1, cap - len, f);
+		if (!got)
+			break;
+		len += got;
+	}
+	if (pclose(f) != 0 || len < header)
+		die("cannot read the data set (gzip failed)");
+	*n = (len - header) / item;
+	memmove(b, b + header, len - header);
+	return b;
+}
+
+static int batches(int argc, char **argv)
+{
+	if (argc < 7)
+		die("usage: mkmosaic batches IMAGES.gz LABELS.gz COUNT SIZE SEED [FIRST]");
+	size_t n_img, n_lab;
+	uint8_t *img = read_idx(argv[2], 16, 28 * 28, &n_img);
+	uint8_t *lab = read_idx(argv[3], 8, 1, &n_lab);
+	long count = atol(argv[4]), size = atol(argv[5]), first = argc > 7 ? atol(argv[7]) : 0;
+	long nan_at = argc > 8 ? atol(argv[8]) : -1;
+	uint64_t seed = strtoull(argv[6], NULL, 10);
+	static const int parent[10] = { 10, 12, 10, 12, 10, 11, 10, 11, 12, 11 };
+	struct mli_writer *w = mli_writer_open(1, NULL);
+
+	if (n_img != n_lab || !n_img || !w || size < 2)
+		die("bad data set or arguments");
+	for (long b = first; b < count; b++) {
+		struct mli_rng r;
+		char key[64];
+		uint32_t idims[4] = { (uint32_t)size, 1, 56, 56 }, tdims[2] = { (uint32_t)size, CLASSES };
+		uint8_t *in;
+		float *tg;
+		mli_rng_init(&r, seed, NULL, 0, (uint64_t)b);
+		int len = snprintf(key, sizeof key, "mosaic-%ld", b);
+		if (mli_writer_begin(w, MLI_TYPE_BATCH) < 0 || mli_writer_key(w, key, (size_t)len) < 0 ||
+		    mli_writer_tensor_reserve(w, MLI_TAG_INPUT, MLI_DTYPE_U8, 4, idims, (void **)&in) < 0)
+			die("write failed");
+		for (long i = 0; i < size; i++)
+			for (int q = 0; q < 4; q++) {
+				size_t k = (size_t)mli_rng_below(&r, n_img);
+				const uint8_t *src = img + k * 784;
+				uint8_t *dst = in + i * 56 * 56 + (q / 2) * 28 * 56 + (q % 2) * 28;
+				for (int y = 0; y < 28; y++)
+					memcpy(dst + y * 56, src + y * 28, 28);
+			}
+		/* The labels again from the same draws: replay the stream. */
+		mli_rng_init(&r, seed, NULL, 0, (uint64_t)b);
+		if (mli_writer_tensor_reserve(w, MLI_TAG_TARGET, MLI_DTYPE_F32, 2, tdims, (void **)&tg) < 0)
+			die("write failed");
+		memset(tg, 0, (size_t)size * CLASSES * sizeof *tg);
+		for (long i = 0; i < size; i++)
+			for (int q = 0; q < 4; q++) {
+				int c = lab[mli_rng_below(&r, n_img)];
+				tg[i * CLASSES + c] = 1.0f;
+				tg[i * CLASSES + parent[c]] = 1.0f;
+			}
+		if (b == nan_at)
+			tg[0] = NAN;
+		if (mli_writer_end(w) < 0)
+			die("write failed");
+	}
+	if (mli_writer_finish(w) < 0)
+		die("write failed");
+	mli_writer_free(w);
+	free(img);
+	free(lab);
+	return 0;
+}
+
+struct scored {
+	float score;
+	float target;
+};
+
+static int by_score(const void *a, const void *b)
+{
+	float x = ((const struct scored *)a)->score, y = ((const struct scored *)b)->score;
+	return x > y ? -1 : x < y;
+}
+
+static int eval(int argc, char **argv)
+{
+	struct mli_ckpt *c;
+	const char *why;
+	char whybuf[256];
+	struct mli_resnet_config cfg = { 0 };
+	struct mli_resnet *net = NULL;
+	struct mli_pool *pool;
+	struct mli_reader *r = mli_reader_open(0, NULL);
+	struct mli_record rec;
+	struct mli_tensor in, tg;
+	struct scored *s = NULL;
+	size_t n = 0, cap = 0, classes = 0;
+
+	if (argc < 3 || mli_ckpt_open(&c, argv[2], &why) < 0)
+		die("usage: mkmosaic eval CHECKPOINT < batches (checkpoint unreadable)");
+	if (mli_pool_create(&pool, 0) < 0 || !r)
+		die("out of memory");
+	while (mli_reader_next(r, &rec) == 1) {
+		if (mli_record_tensor(&rec, MLI_TAG_INPUT, &in, &why) < 0 ||
+		    mli_record_tensor(&rec, MLI_TAG_TARGET, &tg, &why) < 0 || in.dtype != MLI_DTYPE_U8)
+			die("not a uint8 batch");
+		if (!net) {
+			mli_resnet_arch(mli_ckpt_meta(c, "arch"), &cfg);
+			cfg.width = (size_t)atol(mli_ckpt_meta(c, "width"));
+			cfg.classes = classes = tg.dims[1];
+			cfg.in_c = in.dims[1];
+			cfg.in_h = in.dims[2];
+			cfg.in_w = in.dims[3];
+			cfg.batch = in.dims[0];
+			cfg.bn_decay = 0.997f;
+			cfg.bn_eps = 1e-5f;
+			if (mli_resnet_create(&net, &cfg, mli_kernels_select()) < 0 ||
+			    mli_trainstate_load(c, net, NULL, NULL, 0, whybuf, sizeof whybuf) < 0)
+				die("checkpoint does not fit the batches");
+		}
+		size_t b = in.dims[0];
+		mli_resnet_input_u8(net, b, in.data);
+		if (mli_resnet_forward(net, pool, b, 0) < 0)
+			die("forward failed");
+		if (n + b * classes > cap) {
+			cap = 2 * (n + b * classes);
+			s = realloc(s, cap * sizeof *s);
+		}
+		/* Stored class-major later; here row-major pairs. */
+		for (size_t i = 0; i < b * classes; i++) {
+			s[n + i].score = net->logits[i];
+			s[n + i].target = ((const float *)tg.data)[i];
+		}
+		n += b * classes;
+	}
+	size_t images = n / classes;
+	double map = 0, chance = 0;
+	struct scored *col = malloc(images * sizeof *col);
+	for (size_t j = 0; j < classes; j++) {
+		size_t pos = 0, hit = 0;
+		double ap = 0;
+		for (size_t i = 0; i < images; i++)
+			col[i] = s[i * classes + j];
+		qsort(col, images, sizeof *col, by_score);
+		for (size_t i = 0; i < images; i++)
+			pos += col[i].target >= 0.5f;
+		for (size_t i = 0; i < images; i++)
+			if (col[i].target >= 0.5f)
+				ap += (double)++hit / (double)(i + 1);
+		map += pos ? ap / (double)pos : 0;
+		chance += (double)pos / (double)images;
+	}
+	printf("mAP %.4f\nchance %.4f\nimages %zu\n", map / (double)classes,
+	       chance / (double)classes, images);
+	free(col);
+	free(s);
+	mli_resnet_free(net);
+	mli_ckpt_free(c);
+	mli_pool_destroy(pool);
+	mli_reader_free(r);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "batches") == 0)
+		return batches(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "eval") == 0)
+		return eval(argc, argv);
+	die("usage: mkmosaic batches|eval ...");
+	return 2;
+}

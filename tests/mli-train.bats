@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# mli-train.bats: training on real images (2x2 mosaics of Debian's
+# Fashion-MNIST garments, multi-label), checkpoints, exact resume after
+# an interruption, and the failures a user must be told about.
+
+FASHION=/usr/share/datasets/fashion-mnist
+
+setup() {
+	load helper
+	[ -f "$FASHION/t10k-images-idx3-ubyte.gz" ] || {
+		echo "dataset-fashion-mnist missing: $FASHION" >&2
+		return 1
+	}
+	cd "$BATS_TEST_TMPDIR"
+	PATH="$MLI_BUILDDIR/tests:$PATH"
+	TRAIN_SET="$FASHION/train-images-idx3-ubyte.gz $FASHION/train-labels-idx1-ubyte.gz"
+	TEST_SET="$FASHION/t10k-images-idx3-ubyte.gz $FASHION/t10k-labels-idx1-ubyte.gz"
+	SMALL=(--arch 1,1 --width 4 --threads 2)
+}
+
+# The tensor bytes of a checkpoint (everything after the JSON header).
+tensors() {
+	python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; sys.stdout.buffer.write(b[8+n:])' "$1"
+}
+
+@test "a small ResNet learns garment mosaics: held-out mAP far above chance" {
+	# 800 batches of 32 training mosaics; 1024 held-out ones from the
+	# test images. Dense labels: fixed class weights (see the man page).
+	mkmosaic batches $TRAIN_SET 800 32 1 > train.mli
+	mkmosaic batches $TEST_SET 16 64 2 > heldout.mli
+	run -0 --separate-stderr mli-train -q --arch 1,1,1 --width 16 --class-weights fixed \
+		--lr 0.003 --threads 2 --checkpoint-dir ckpt --log train.tsv < train.mli
+	[[ "$stderr" == *"mli-train: 800 steps, 25600 images,"* ]]
+	[ "$(wc -l < train.tsv)" -eq 801 ]
+	run -0 mkmosaic eval ckpt/latest.safetensors < heldout.mli
+	echo "$output"
+	[ "${lines[2]}" = "images 1024" ]
+	# Chance (random scores) is about 0.45; this run reaches about 0.87.
+	awk '/^chance/ { if ($2 > 0.5) exit 1 } /^mAP/ { if ($2 < 0.80) exit 1 }' <<<"$output"
+}
+
+@test "interrupted by SIGINT and resumed, a run ends with the weights of an uninterrupted one" {
+	mkmosaic batches $TEST_SET 12 8 3 > all.mli
+	run -0 mli-train -q "${SMALL[@]}" --neg-select 0.5 --checkpoint-dir whole < all.mli
+	# The first 4 batches, then the pipe stays open: mli-train waits for
+	# more until SIGINT, then writes its checkpoint and dies by the signal.
+	mkfifo feed
+	( mkmosaic batches $TEST_SET 4 8 3; exec sleep 60 ) > feed &
+	writer=$!
+	mli-train "${SMALL[@]}" --neg-select 0.5 --checkpoint-dir part --log part.tsv < feed 2> part.err &
+	trainer=$!
+	for _ in $(seq 100); do
+		[ "$(wc -l < part.tsv 2>/dev/null || echo 0)" -ge 5 ] && break
+		sleep 0.1
+	done
+	kill -INT $trainer
+	status=0
+	wait $trainer || status=$?
+	kill $writer
+	cat part.err
+	[ "$status" -eq 130 ]
+	grep -q 'step 4: checkpoint part/step-00000004.safetensors (interrupted)' part.err
+	mkmosaic batches $TEST_SET 12 8 3 4 |
+		mli-train -q "${SMALL[@]}" --neg-select 0.5 --checkpoint-dir part --resume
+	cmp <(tensors whole/step-00000012.safetensors) <(tensors part/step-00000012.safetensors)
+	# The momentum and the loss's class counts are in there too, and
+	# the whole files agree, metadata included.
+	cmp whole/step-00000012.safetensors part/step-00000012.safetensors
+	grep -c 'momentum/stages_0_block_0/conv2_b2/conv2d/kernel' whole/step-00000012.safetensors
+	grep -c 'loss/pos_count' whole/step-00000012.safetensors
+}
+
+@test "two runs with the same seed are identical; another seed differs" {
+	mkmosaic batches $TEST_SET 3 8 5 > b.mli
+	mli-train -q "${SMALL[@]}" --checkpoint-dir a < b.mli
+	mli-train -q "${SMALL[@]}" --checkpoint-dir b --threads 1 < b.mli
+	mli-train -q "${SMALL[@]}" --checkpoint-dir c --seed 7 < b.mli
+	cmp <(tensors a/latest.safetensors) <(tensors b/latest.safetensors)
+	! cmp -s <(tensors a/latest.safetensors) <(tensors c/latest.safetensors)
+}
+
+@test "snapshots every N steps keep the last K, and --max-steps stops" {
+	mkmosaic batches $TEST_SET 10 4 6 > b.mli
+	run -0 mli-train -q "${SMALL[@]}" --snapshot 2 --keep 3 --max-steps 7 --checkpoint-dir k < b.mli
+	run -0 ls k
+	[ "$output" = "$(printf '%s\n' latest.safetensors step-00000004.safetensors step-00000006.safetensors step-00000007.safetensors)" ]
+	[ "$(readlink k/latest.safetensors)" = step-00000007.safetensors ]
+}
+
+@test "a NaN loss stops the run with a message and keeps the last good checkpoint" {
+	mkmosaic batches $TEST_SET 6 4 3 0 3 > b.mli
+	run -1 --separate-stderr mli-train "${SMALL[@]}" --snapshot 1 --checkpoint-dir n < b.mli
+	[[ "$stderr" == *"mli-train: step 4: the loss is NaN; stopping"* ]]
+	[ "$(readlink n/latest.safetensors)" = step-00000003.safetensors ]
+}
+
+@test "a batch of another shape, or larger than the first, is refused" {
+	mkmosaic batches $TEST_SET 2 4 3 > a.mli
+	mkmosaic batches $TEST_SET 1 8 3 > b.mli
+	mli-cat a.mli b.mli > ab.mli
+	run -1 --separate-stderr mli-train "${SMALL[@]}" --checkpoint-dir x < ab.mli
+	[[ "$stderr" == *"batch mosaic-0: more images than the first batch"* ]]
+	run -1 --separate-stderr mli-train "${SMALL[@]}" --checkpoint-dir x < /dev/null
+	[[ "$stderr" == "mli-train: stdin: "* ]]
+}
+
+@test "--init loads weights; --resume without a checkpoint and bad options are refused" {
+	mkmosaic batches $TEST_SET 2 4 3 > a.mli
+	mli-train -q "${SMALL[@]}" --checkpoint-dir i < a.mli
+	run -0 --separate-stderr mli-train "${SMALL[@]}" --init i/latest.safetensors --checkpoint-dir j < a.mli
+	[[ "$stderr" == *"weights from i/latest.safetensors"* ]]
+	run -1 --separate-stderr mli-train "${SMALL[@]}" --resume --checkpoint-dir empty < a.mli
+	[[ "$stderr" == *"no checkpoint to resume from"* ]]
+	run -1 --separate-stderr mli-train --arch 1,1,1 --width 4 --init i/latest.safetensors --checkpoint-dir j < a.mli
+	[[ "$stderr" == *"missing"* ]]
+	run -2 mli-train --arch resnet18
+	run -2 mli-train --class-weights some
+	run -2 mli-train --lr-steps 10,5
+}
+
+@test "the examples of the man page run" {
+	mkmosaic batches $TEST_SET 10 8 3 > mosaics.mli
+	mkmosaic batches $TEST_SET 20 8 3 10 > more.mli
+	run_man_examples "$MLI_SRCDIR/man/mli-train.1"
+}
