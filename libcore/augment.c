@@ -131,88 +131,97 @@ static void rotate(const uint8_t *src, uint8_t *dst, uint32_t n, uint32_t c, dou
 	}
 }
 
-static void brightness(float *f, size_t n, float delta)
+/* Through HSV and back (TensorFlow's rgb_to_hsv and hsv_to_rgb, the
+ * latter in its branch-free form): saturation times sat, clipped to
+ * [0, 1], and hue turned by dhue of the circle. Values outside [0, 1]
+ * (after brightness) stay defined. */
+static inline void hsv_adjust(float *r, float *g, float *b, float sat, float dhue)
 {
-	for (size_t i = 0; i < n; i++)
-		f[i] += delta;
-}
+	float mx = *r > *g ? (*r > *b ? *r : *b) : (*g > *b ? *g : *b);
+	float mn = *r < *g ? (*r < *b ? *r : *b) : (*g < *b ? *g : *b);
+	float d = mx - mn, h = 0, s = 0, v = mx;
 
-/* Each channel of f [n, 3] moved from its mean by factor k. The mean is
- * summed in a fixed order, so the result does not depend on threads. */
-static void contrast(float *f, size_t n, float k)
-{
-	double sum[3] = { 0, 0, 0 };
-	float mean[3];
-
-	for (size_t i = 0; i < n; i++)
-		for (int ch = 0; ch < 3; ch++)
-			sum[ch] += f[i * 3 + ch];
-	for (int ch = 0; ch < 3; ch++)
-		mean[ch] = (float)(sum[ch] / (double)n);
-	for (size_t i = 0; i < n; i++)
-		for (int ch = 0; ch < 3; ch++)
-			f[i * 3 + ch] = (f[i * 3 + ch] - mean[ch]) * k + mean[ch];
-}
-
-/* Through HSV and back (as TensorFlow's rgb_to_hsv and hsv_to_rgb):
- * saturation times sat, clipped to [0, 1], and hue turned by dhue of the
- * circle. Values outside [0, 1] (after brightness) stay defined. */
-static void hsv_adjust(float *f, size_t n, float sat, float dhue)
-{
-	for (size_t i = 0; i < n; i++) {
-		float *p = f + i * 3, r = p[0], g = p[1], b = p[2];
-		float mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
-		float mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
-		float d = mx - mn, h = 0, s = mx > 0 ? d / mx : 0, v = mx;
-
-		if (d > 0) {
-			if (mx == r)
-				h = (g - b) / d;
-			else if (mx == g)
-				h = 2 + (b - r) / d;
-			else
-				h = 4 + (r - g) / d;
-			h *= 1.0f / 6;
-		}
-		h += dhue;
-		h -= floorf(h);
-		s *= sat;
-		s = s < 0 ? 0 : s > 1 ? 1 : s;
-		float h6 = h * 6, cc = v * s, m = v - cc;
-		int sector = (int)h6;
-		float frac = h6 - (float)sector;
-		float up = m + cc * frac, down = m + cc * (1 - frac), top = m + cc;
-		switch (sector) {
-		case 0: p[0] = top; p[1] = up; p[2] = m; break;
-		case 1: p[0] = down; p[1] = top; p[2] = m; break;
-		case 2: p[0] = m; p[1] = top; p[2] = up; break;
-		case 3: p[0] = m; p[1] = down; p[2] = top; break;
-		case 4: p[0] = up; p[1] = m; p[2] = top; break;
-		default: p[0] = top; p[1] = m; p[2] = down; break;
-		}
+	if (d > 0) {
+		float inv = 1.0f / d;
+		if (mx == *r)
+			h = (*g - *b) * inv;
+		else if (mx == *g)
+			h = 2 + (*b - *r) * inv;
+		else
+			h = 4 + (*r - *g) * inv;
+		h *= 1.0f / 6;
+		if (mx > 0)
+			s = d / mx;
 	}
+	/* h is within [-1/6, 5/6] and dhue within [-1/2, 1/2]: one wrap
+	 * brings it into [0, 1). */
+	h += dhue;
+	h += h < 0 ? 1 : 0;
+	h -= h >= 1 ? 1 : 0;
+	s *= sat;
+	s = s < 0 ? 0 : s > 1 ? 1 : s;
+	float h6 = h * 6, vs = v * s, out[3];
+	static const float n[3] = { 5, 3, 1 };
+	for (int c = 0; c < 3; c++) {
+		float k = n[c] + h6, t;
+		k -= k >= 6 ? 6 : 0;
+		t = k < 4 - k ? k : 4 - k;
+		t = t < 0 ? 0 : t > 1 ? 1 : t;
+		out[c] = v - vs * t;
+	}
+	*r = out[0];
+	*g = out[1];
+	*b = out[2];
 }
 
-/* The colour distortion of d on img [n, 3] into dst, through f [n, 3]. */
+/* The colour distortion of d on img [n, 3] into dst, through f [n, 3], in
+ * two passes: the first does everything before contrast and sums each
+ * channel (in a fixed order, in double: the means do not depend on
+ * threads); the second does contrast, what follows it, and the clipping
+ * and rounding back to 8 bits. */
 static void color(const struct mli_augment_draw *d, const uint8_t *img, float *f, size_t n,
 		  uint8_t *dst)
 {
-	for (size_t i = 0; i < n * 3; i++)
-		f[i] = img[i] * (1.0f / 255);
-	if (d->color == 1) {
-		brightness(f, n * 3, (float)d->brightness);
-		/* Saturation then hue: one trip through HSV does both. */
-		hsv_adjust(f, n, (float)d->saturation, (float)d->hue);
-		contrast(f, n, (float)d->contrast);
-	} else {
-		hsv_adjust(f, n, (float)d->saturation, 0);
-		brightness(f, n * 3, (float)d->brightness);
-		contrast(f, n, (float)d->contrast);
-		hsv_adjust(f, n, 1, (float)d->hue);
+	float br = (float)d->brightness, sat = (float)d->saturation, hue = (float)d->hue;
+	float k = (float)d->contrast, mean[3];
+	double sum[3] = { 0, 0, 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		float r = img[3 * i] * (1.0f / 255), g = img[3 * i + 1] * (1.0f / 255);
+		float b = img[3 * i + 2] * (1.0f / 255);
+		if (d->color == 1) {
+			r += br;
+			g += br;
+			b += br;
+			hsv_adjust(&r, &g, &b, sat, hue);
+		} else {
+			hsv_adjust(&r, &g, &b, sat, 0);
+			r += br;
+			g += br;
+			b += br;
+		}
+		f[3 * i] = r;
+		f[3 * i + 1] = g;
+		f[3 * i + 2] = b;
+		sum[0] += r;
+		sum[1] += g;
+		sum[2] += b;
 	}
-	for (size_t i = 0; i < n * 3; i++) {
-		float v = f[i] * 255 + 0.5f;
-		dst[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+	for (int c = 0; c < 3; c++)
+		mean[c] = (float)(sum[c] / (double)n);
+	for (size_t i = 0; i < n; i++) {
+		float r = (f[3 * i] - mean[0]) * k + mean[0];
+		float g = (f[3 * i + 1] - mean[1]) * k + mean[1];
+		float b = (f[3 * i + 2] - mean[2]) * k + mean[2], px[3];
+		if (d->color == 2)
+			hsv_adjust(&r, &g, &b, 1, hue);
+		px[0] = r;
+		px[1] = g;
+		px[2] = b;
+		for (int c = 0; c < 3; c++) {
+			float v = px[c] * 255 + 0.5f;
+			dst[3 * i + c] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+		}
 	}
 }
 
