@@ -205,3 +205,12 @@ print(struct.unpack("<I", f[48])[0], struct.unpack("<I", f[49])[0])' > wh.txt
 	printf 'im_0.jpg\t1:1\nim_1.jpg\t2:1\n' > train_im_list.txt
 	run_man_examples "$MLI_SRCDIR/man/mli-import.1"
 }
+
+@test "the tfrecord and dictionary fuzz corpora replay without a crash" {
+	run -0 "$MLI_BUILDDIR/fuzz/replay-tfrecord" "$MLI_SRCDIR/fuzz/corpus/tfrecord"
+	[[ "$output" == *"ok 1 - "*"tfrecord: "[1-9]*" inputs replayed"* ]]
+	[[ "$output" != *"not ok"* ]]
+	run -0 "$MLI_BUILDDIR/fuzz/replay-dictionary" "$MLI_SRCDIR/fuzz/corpus/dictionary"
+	[[ "$output" == *"ok 1 - "*"dictionary: "[1-9]*" inputs replayed"* ]]
+	[[ "$output" != *"not ok"* ]]
+}
