@@ -221,7 +221,8 @@ static int transform_labels(struct import *im)
 	} else {
 		if (labels_reserve(out, in->n) < 0)
 			die(im, "%s", mli_strerror(MLI_ENOMEM));
-		memcpy(out->v, in->v, in->n * sizeof *in->v);
+		if (in->n)
+			memcpy(out->v, in->v, in->n * sizeof *in->v);
 		out->n = in->n;
 	}
 	if (im->map)

@@ -162,7 +162,8 @@ int mli_dictionary_parse(const char *text, size_t len, struct mli_dictionary **o
 	*why = "out of memory";
 	if (!d || !(d->text = malloc(len + 1)))
 		goto fail;
-	memcpy(d->text, text, len);
+	if (len)
+		memcpy(d->text, text, len);
 	d->text[len] = '\0';
 	p = d->text;
 	end = d->text + len;
@@ -292,7 +293,8 @@ int mli_dictionary_propagate(const struct mli_dictionary *d, const struct mli_la
 
 	if (n > cap)
 		return MLI_ENOMEM;
-	memmove(out, in, n * sizeof *in);
+	if (n)
+		memmove(out, in, n * sizeof *in);
 	for (size_t i = 0; i < n_given; i++) {
 		if (out[i].cls >= d->n)
 			return MLI_ERANGE;

@@ -105,7 +105,8 @@ struct mli_tfrecord_reader *mli_tfrecord_reader_open(int fd, uint64_t limit,
 	}
 	r->fd = fd;
 	r->limit = limit ? limit : TFRECORD_LIMIT_DEFAULT;
-	memcpy(r->pre, pre, npre);
+	if (npre)
+		memcpy(r->pre, pre, npre);
 	r->npre = npre;
 	return r;
 }
