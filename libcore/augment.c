@@ -1,10 +1,15 @@
 /* augment.c: the training augmentation and the evaluation crops
- * (augment.h). Portable C; the resize is libcore/resize.c's, with its
- * AVX2 rows where the CPU has them. */
+ * (augment.h). Portable C, with the colour kernels also in AVX2
+ * (augment_avx2.c) and the resize libcore/resize.c's, both used where the
+ * CPU has AVX2 and FMA unless MLI_KERNELS is "ref"; either way the same
+ * bytes. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "augment.h"
+#include "augment_impl.h"
+#include "cpu.h"
 #include "error.h"
 #include "resize.h"
 
@@ -134,7 +139,8 @@ static void rotate(const uint8_t *src, uint8_t *dst, uint32_t n, uint32_t c, dou
 /* Through HSV and back (TensorFlow's rgb_to_hsv and hsv_to_rgb, the
  * latter in its branch-free form): saturation times sat, clipped to
  * [0, 1], and hue turned by dhue of the circle. Values outside [0, 1]
- * (after brightness) stay defined. */
+ * (after brightness) stay defined. The AVX2 version in augment_avx2.c
+ * follows this operation for operation. */
 static inline void hsv_adjust(float *r, float *g, float *b, float sat, float dhue)
 {
 	float mx = *r > *g ? (*r > *b ? *r : *b) : (*g > *b ? *g : *b);
@@ -174,22 +180,13 @@ static inline void hsv_adjust(float *r, float *g, float *b, float sat, float dhu
 	*b = out[2];
 }
 
-/* The colour distortion of d on img [n, 3] into dst, through f [n, 3], in
- * two passes: the first does everything before contrast and sums each
- * channel (in a fixed order, in double: the means do not depend on
- * threads); the second does contrast, what follows it, and the clipping
- * and rounding back to 8 bits. */
-static void color(const struct mli_augment_draw *d, const uint8_t *img, float *f, size_t n,
-		  uint8_t *dst)
+void mli__color_pass1_ref(const uint8_t *img, float *f, size_t n, int order, float br, float sat,
+			  float hue)
 {
-	float br = (float)d->brightness, sat = (float)d->saturation, hue = (float)d->hue;
-	float k = (float)d->contrast, mean[3];
-	double sum[3] = { 0, 0, 0 };
-
 	for (size_t i = 0; i < n; i++) {
 		float r = img[3 * i] * (1.0f / 255), g = img[3 * i + 1] * (1.0f / 255);
 		float b = img[3 * i + 2] * (1.0f / 255);
-		if (d->color == 1) {
+		if (order == 1) {
 			r += br;
 			g += br;
 			b += br;
@@ -200,29 +197,68 @@ static void color(const struct mli_augment_draw *d, const uint8_t *img, float *f
 			g += br;
 			b += br;
 		}
-		f[3 * i] = r;
-		f[3 * i + 1] = g;
-		f[3 * i + 2] = b;
-		sum[0] += r;
-		sum[1] += g;
-		sum[2] += b;
+		f[i] = r;
+		f[n + i] = g;
+		f[2 * n + i] = b;
 	}
-	for (int c = 0; c < 3; c++)
-		mean[c] = (float)(sum[c] / (double)n);
+}
+
+void mli__color_pass2_ref(const float *f, uint8_t *dst, size_t n, int order, float k,
+			  const float mean[3], float hue)
+{
 	for (size_t i = 0; i < n; i++) {
-		float r = (f[3 * i] - mean[0]) * k + mean[0];
-		float g = (f[3 * i + 1] - mean[1]) * k + mean[1];
-		float b = (f[3 * i + 2] - mean[2]) * k + mean[2], px[3];
-		if (d->color == 2)
+		float r = (f[i] - mean[0]) * k + mean[0];
+		float g = (f[n + i] - mean[1]) * k + mean[1];
+		float b = (f[2 * n + i] - mean[2]) * k + mean[2], px[3];
+		if (order == 2)
 			hsv_adjust(&r, &g, &b, 1, hue);
 		px[0] = r;
 		px[1] = g;
 		px[2] = b;
 		for (int c = 0; c < 3; c++) {
 			float v = px[c] * 255 + 0.5f;
-			dst[3 * i + c] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+			v = v < 0 ? 0 : v;
+			v = v < 255 ? v : 255;
+			dst[3 * i + c] = (uint8_t)v;
 		}
 	}
+}
+
+/* Two passes: the first does everything before contrast, the second
+ * contrast, what follows it, and the rounding back to 8 bits. The means
+ * for contrast are summed here, in double and in pixel order, so that
+ * they are the same whichever kernels ran and on whatever thread. */
+void mli__color(const uint8_t *img, float *f, size_t n, int order, float br, float sat, float hue,
+		float contrast, uint8_t *dst, int simd)
+{
+	void (*pass1)(const uint8_t *, float *, size_t, int, float, float, float) = mli__color_pass1_ref;
+	void (*pass2)(const float *, uint8_t *, size_t, int, float, const float *, float) =
+		mli__color_pass2_ref;
+	float mean[3];
+
+#ifdef MLI_HAVE_AVX2
+	if (simd && mli_cpu_has_avx2_fma()) {
+		pass1 = mli__color_pass1_avx2;
+		pass2 = mli__color_pass2_avx2;
+	}
+#else
+	(void)simd;
+#endif
+	pass1(img, f, n, order, br, sat, hue);
+	for (int c = 0; c < 3; c++) {
+		double sum = 0;
+		for (size_t i = 0; i < n; i++)
+			sum += f[c * n + i];
+		mean[c] = (float)(sum / (double)n);
+	}
+	pass2(f, dst, n, order, contrast, mean, hue);
+}
+
+/* Whether the environment asks for the reference kernels. */
+static int want_simd(void)
+{
+	const char *want = getenv("MLI_KERNELS");
+	return !(want && strcmp(want, "ref") == 0);
 }
 
 int mli_augment_apply(const struct mli_augment_draw *d, const uint8_t *src, uint32_t sh,
@@ -247,7 +283,8 @@ int mli_augment_apply(const struct mli_augment_draw *d, const uint8_t *src, uint
 		cur = b;
 	}
 	if (d->color && c == 3)
-		color(d, cur, f, n, dst);
+		mli__color(cur, f, n, d->color, (float)d->brightness, (float)d->saturation,
+			   (float)d->hue, (float)d->contrast, dst, want_simd());
 	else
 		memcpy(dst, cur, n * c);
 	return 0;
