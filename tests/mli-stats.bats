@@ -47,6 +47,15 @@ awk_stats() {
 	[ "$(mli-stats "$DATA/train_urls_tiny.txt")" = "$expected" ]
 }
 
+@test "batches count each of their images, with or without a dense label matrix" {
+	printf 'im_0.jpg\t1:1\t5:0.9\nim_1.jpg\t2:1\nim_2.jpg\t3:0.8\t2:1\nim_3.jpg\t4:1\n' > l4.txt
+	expected=$(mli-stats l4.txt)
+	[ "$(sed -n 4p <<<"$expected")" = $'tags per image\t1.50' ]
+	mli-import -q -r "$IMAGES" l4.txt | mli-decode -q -S 32x32 > images.mli
+	[ "$(mli-batch -q -n 3 images.mli | mli-stats)" = "$expected" ]
+	[ "$(mli-batch -q -n 3 -c 8 images.mli | mli-stats)" = "$expected" ]
+}
+
 @test "the figures' TSV hold the per-class counts and the histogram awk makes" {
 	run -0 mli-stats -q -d "$DICT" --figures figs --no-plot "$LIST"
 	[ ! -e figs/images-per-class.png ]
