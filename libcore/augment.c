@@ -83,6 +83,21 @@ size_t mli_augment_scratch_size(uint32_t size, uint32_t c)
 /* Mirrors img [h, w, c] left to right, in place. */
 static void flip_rows(uint8_t *img, uint32_t h, uint32_t w, uint32_t c)
 {
+	if (c == 3) {
+		for (uint32_t y = 0; y < h; y++) {
+			uint8_t *a = img + (size_t)y * w * 3, *b = a + (size_t)(w - 1) * 3;
+			for (; a < b; a += 3, b -= 3) {
+				uint8_t t0 = a[0], t1 = a[1], t2 = a[2];
+				a[0] = b[0];
+				a[1] = b[1];
+				a[2] = b[2];
+				b[0] = t0;
+				b[1] = t1;
+				b[2] = t2;
+			}
+		}
+		return;
+	}
 	for (uint32_t y = 0; y < h; y++) {
 		uint8_t *row = img + (size_t)y * w * c;
 		for (uint32_t a = 0, b = w - 1; a < b; a++, b--)
@@ -97,41 +112,45 @@ static void flip_rows(uint8_t *img, uint32_t h, uint32_t w, uint32_t c)
 /* Rotates src [n, n, c] about its centre into dst by angle degrees
  * counter-clockwise: output pixel (dx, dy) from the centre (y down) reads
  * the source at (dx cos - dy sin, dx sin + dy cos), bilinearly, with black
- * outside. */
+ * outside. Positions step along a row in 16.16 fixed point and the
+ * weights have 8 fraction bits each, all in integers. */
 static void rotate(const uint8_t *src, uint8_t *dst, uint32_t n, uint32_t c, double angle)
 {
 	double t = angle * (M_PI / 180), cs = cos(t), sn = sin(t), mid = (n - 1) / 2.0;
+	long step_x = lround(cs * 65536), step_y = lround(sn * 65536), last = (long)n - 1;
 
 	for (uint32_t i = 0; i < n; i++) {
 		double dy = i - mid;
-		/* Source position at j = 0, stepping by (cs, sn) along the row. */
-		double sx = -mid * cs - dy * sn + mid, sy = -mid * sn + dy * cs + mid;
+		/* Source position at j = 0. */
+		long fx = lround((-mid * cs - dy * sn + mid) * 65536);
+		long fy = lround((-mid * sn + dy * cs + mid) * 65536);
 		uint8_t *out = dst + (size_t)i * n * c;
-		for (uint32_t j = 0; j < n; j++, sx += cs, sy += sn, out += c) {
-			double fx0 = floor(sx), fy0 = floor(sy);
-			long x0 = (long)fx0, y0 = (long)fy0;
-			float fx = (float)(sx - fx0), fy = (float)(sy - fy0);
-			float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-			if (x0 < -1 || y0 < -1 || x0 >= (long)n || y0 >= (long)n) {
+		for (uint32_t j = 0; j < n; j++, fx += step_x, fy += step_y, out += c) {
+			/* Arithmetic shifts: floor for negative positions too. */
+			long x0 = fx >> 16, y0 = fy >> 16;
+			uint32_t wx = (uint32_t)(fx >> 8) & 0xff, wy = (uint32_t)(fy >> 8) & 0xff;
+			if (x0 < -1 || y0 < -1 || x0 > last || y0 > last) {
 				memset(out, 0, c);
 				continue;
 			}
-			int in00 = x0 >= 0 && y0 >= 0, in01 = x0 + 1 < (long)n && y0 >= 0;
-			int in10 = x0 >= 0 && y0 + 1 < (long)n, in11 = x0 + 1 < (long)n && y0 + 1 < (long)n;
-			/* Index of the top-left tap, which may lie outside. */
-			long base = (y0 * (long)n + x0) * (long)c, down = (long)n * c;
-			for (uint32_t k = 0; k < c; k++) {
-				float v = 0;
-				if (in00)
-					v += w00 * src[base + k];
-				if (in01)
-					v += w01 * src[base + c + k];
-				if (in10)
-					v += w10 * src[base + down + k];
-				if (in11)
-					v += w11 * src[base + down + c + k];
-				out[k] = (uint8_t)(v + 0.5f);
-			}
+			uint32_t w00 = (256 - wx) * (256 - wy), w01 = wx * (256 - wy);
+			uint32_t w10 = (256 - wx) * wy, w11 = wx * wy;
+			if (x0 < 0 || y0 < 0)
+				w00 = 0;
+			if (x0 >= last || y0 < 0)
+				w01 = 0;
+			if (x0 < 0 || y0 >= last)
+				w10 = 0;
+			if (x0 >= last || y0 >= last)
+				w11 = 0;
+			/* Taps with weight 0 are not read: point them at pixel 0. */
+			size_t p00 = w00 ? ((size_t)y0 * n + (size_t)x0) * c : 0;
+			size_t p01 = w01 ? ((size_t)y0 * n + (size_t)x0 + 1) * c : 0;
+			size_t p10 = w10 ? ((size_t)(y0 + 1) * n + (size_t)x0) * c : 0;
+			size_t p11 = w11 ? ((size_t)(y0 + 1) * n + (size_t)x0 + 1) * c : 0;
+			for (uint32_t k = 0; k < c; k++)
+				out[k] = (uint8_t)((w00 * src[p00 + k] + w01 * src[p01 + k] + w10 * src[p10 + k]
+						    + w11 * src[p11 + k] + 32768) >> 16);
 		}
 	}
 }
