@@ -205,13 +205,20 @@ static int labels_reserve(struct labels *l, size_t n)
 }
 
 /* Applies --propagate and --map to im->in, leaving the result in im->out.
- * Returns 0, or MLI_ERANGE for a class the dictionary does not know. */
-static int transform_labels(struct import *im)
+ * Returns 0, or MLI_ERANGE with *bad set to a class the dictionary does
+ * not know. */
+static int transform_labels(struct import *im, uint32_t *bad)
 {
 	struct labels *in = &im->in, *out = &im->out;
 	int rc;
 
 	if (im->opt->propagate) {
+		for (size_t i = 0; i < in->n; i++) {
+			if (in->v[i].cls >= mli_dictionary_size(im->dict)) {
+				*bad = in->v[i].cls;
+				return MLI_ERANGE;
+			}
+		}
 		size_t cap = in->n + mli_dictionary_size(im->dict);
 		if (labels_reserve(out, cap) < 0)
 			die(im, "%s", mli_strerror(MLI_ENOMEM));
@@ -298,6 +305,7 @@ static void import_tfrecord(struct import *im, const char *name, int fd, const u
 	while ((rc = mli_tfrecord_next(r, &data, &len)) > 0) {
 		struct mli_example ex;
 		const char *why;
+		uint32_t bad_class = 0;
 		char fallback[64];
 		const char *key;
 		size_t key_len;
@@ -346,9 +354,9 @@ static void import_tfrecord(struct import *im, const char *name, int fd, const u
 				  (unsigned long long)mli_tfrecord_offset(r));
 			continue;
 		}
-		if (transform_labels(im) < 0) {
-			warn_skip(im, "unknown-class", "%s: offset %llu: a class not in the dictionary (skipped)",
-				  name, (unsigned long long)mli_tfrecord_offset(r));
+		if (transform_labels(im, &bad_class) < 0) {
+			warn_skip(im, "unknown-class", "%s: offset %llu: class %u is not in the dictionary (skipped)",
+				  name, (unsigned long long)mli_tfrecord_offset(r), bad_class);
 			continue;
 		}
 		write_record(im, key, key_len, ex.image, ex.image_len, ex.width, ex.height);
@@ -472,6 +480,7 @@ static void import_list(struct import *im, const char *name, int fd, const uint8
 	while ((rc = next_line(&l, &line, &len, 1 << 24)) > 0) {
 		struct mli_annotation a;
 		const char *why;
+		uint32_t bad_class = 0;
 		int prc;
 
 		lineno++;
@@ -486,9 +495,9 @@ static void import_list(struct import *im, const char *name, int fd, const uint8
 			continue;
 		}
 		im->in.n = a.n_labels;
-		if (transform_labels(im) < 0) {
-			warn_skip(im, "unknown-class", "%s: line %llu: a class not in the dictionary (skipped)",
-				  name, (unsigned long long)lineno);
+		if (transform_labels(im, &bad_class) < 0) {
+			warn_skip(im, "unknown-class", "%s: line %llu: class %u is not in the dictionary (skipped)",
+				  name, (unsigned long long)lineno, bad_class);
 			continue;
 		}
 		if (im->opt->root) {

@@ -187,7 +187,7 @@ print(struct.unpack("<I", f[48])[0], struct.unpack("<I", f[49])[0])' > wh.txt
 @test "a class outside the dictionary is skipped and counted" {
 	printf 'a.jpg\t2:1\nb.jpg\t99999:1\n' > list.txt
 	run -0 --separate-stderr mli-import -d "$DICT" -P list.txt
-	[[ "$stderr" == *"list.txt: line 2: a class not in the dictionary (skipped)"* ]]
+	[[ "$stderr" == *"list.txt: line 2: class 99999 is not in the dictionary (skipped)"* ]]
 	[[ "$stderr" == *"2 in, 1 out, 1 skipped (1 unknown-class)"* ]]
 }
 
