@@ -11,11 +11,22 @@
  *     (trouser, dress, bag). Batch b depends only on SEED and b, so a
  *     stream can be cut and continued. Batch NAN, if given, has a NaN
  *     target (to test that a NaN loss stops training).
+ *   mkmosaic plain IMAGES.gz LABELS.gz SIZE SEED EPOCHS
+ *     writes the set itself, single-label, as batches of SIZE: each
+ *     garment centred in 32x32 (the network's smallest input), TARGET
+ *     one-hot [SIZE, 10]; with SEED > 0 each epoch in a shuffled order
+ *     (seed 0: in file order, one epoch, a last short batch kept when it
+ *     has 2 images or more).
+ *   mkmosaic random COUNT N C H W CLASSES SEED
+ *     writes COUNT batches of N random images [N, C, H, W] with about 5
+ *     random positive classes each (for benchmarks: speed, not learning).
  *   mkmosaic eval CHECKPOINT < batches
  *     runs the checkpoint's network (inference batch norm) on the
  *     batches and prints "mAP X" (mean over classes of the average
  *     precision of the scores), "chance Y" (the mAP random scores would
- *     get: the mean share of positives) and "images N". */
+ *     get: the mean share of positives), "images N" and "top1 A" (the
+ *     share of images whose highest score is their highest target: the
+ *     accuracy, for single-label data). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -120,6 +131,113 @@ static int batches(int argc, char **argv)
 	return 0;
 }
 
+static int plain(int argc, char **argv)
+{
+	if (argc < 7)
+		die("usage: mkmosaic plain IMAGES.gz LABELS.gz SIZE SEED EPOCHS");
+	size_t n_img, n_lab;
+	uint8_t *img = read_idx(argv[2], 16, 28 * 28, &n_img);
+	uint8_t *lab = read_idx(argv[3], 8, 1, &n_lab);
+	size_t size = (size_t)atol(argv[4]);
+	uint64_t seed = strtoull(argv[5], NULL, 10);
+	long epochs = seed ? atol(argv[6]) : 1;
+	struct mli_writer *w = mli_writer_open(1, NULL);
+	size_t *order = malloc(n_img * sizeof *order);
+	long b = 0;
+
+	if (n_img != n_lab || !w || !order || size < 2)
+		die("bad data set or arguments");
+	for (long e = 0; e < epochs; e++) {
+		struct mli_rng r;
+		for (size_t i = 0; i < n_img; i++)
+			order[i] = i;
+		mli_rng_init(&r, seed, "plain", 5, (uint64_t)e);
+		for (size_t i = n_img; seed && i > 1; i--) {
+			size_t j = (size_t)mli_rng_below(&r, i), t = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = t;
+		}
+		for (size_t at = 0; at + 2 <= n_img; at += size, b++) {
+			size_t m = n_img - at < size ? n_img - at : size;
+			if (seed && m < size)
+				break;
+			uint32_t idims[4] = { (uint32_t)m, 1, 32, 32 }, tdims[2] = { (uint32_t)m, 10 };
+			uint8_t *in;
+			float *tg;
+			char key[64];
+			int len = snprintf(key, sizeof key, "plain-%ld", b);
+			if (mli_writer_begin(w, MLI_TYPE_BATCH) < 0 ||
+			    mli_writer_key(w, key, (size_t)len) < 0 ||
+			    mli_writer_tensor_reserve(w, MLI_TAG_INPUT, MLI_DTYPE_U8, 4, idims,
+						      (void **)&in) < 0)
+				die("write failed");
+			memset(in, 0, m * 32 * 32);
+			for (size_t i = 0; i < m; i++)
+				for (int y = 0; y < 28; y++)
+					memcpy(in + i * 1024 + (y + 2) * 32 + 2,
+					       img + order[at + i] * 784 + y * 28, 28);
+			if (mli_writer_tensor_reserve(w, MLI_TAG_TARGET, MLI_DTYPE_F32, 2, tdims,
+						      (void **)&tg) < 0)
+				die("write failed");
+			memset(tg, 0, m * 10 * sizeof *tg);
+			for (size_t i = 0; i < m; i++)
+				tg[i * 10 + lab[order[at + i]]] = 1.0f;
+			if (mli_writer_end(w) < 0)
+				die("write failed");
+		}
+	}
+	if (mli_writer_finish(w) < 0)
+		die("write failed");
+	mli_writer_free(w);
+	free(order);
+	free(img);
+	free(lab);
+	return 0;
+}
+
+static int random_batches(int argc, char **argv)
+{
+	if (argc < 9)
+		die("usage: mkmosaic random COUNT N C H W CLASSES SEED");
+	long count = atol(argv[2]);
+	uint32_t n = (uint32_t)atol(argv[3]), c = (uint32_t)atol(argv[4]), h = (uint32_t)atol(argv[5]),
+		 wd = (uint32_t)atol(argv[6]), k = (uint32_t)atol(argv[7]);
+	uint64_t seed = strtoull(argv[8], NULL, 10);
+	struct mli_writer_options wo = { -1 };
+	struct mli_writer *w = mli_writer_open(1, &wo);
+	if (!w || n < 1 || !c || !h || !wd || !k)
+		die("bad arguments");
+	for (long b = 0; b < count; b++) {
+		struct mli_rng r;
+		uint32_t idims[4] = { n, c, h, wd }, tdims[2] = { n, k };
+		uint8_t *in;
+		float *tg;
+		char key[64];
+		int len = snprintf(key, sizeof key, "random-%ld", b);
+		mli_rng_init(&r, seed, NULL, 0, (uint64_t)b);
+		if (mli_writer_begin(w, MLI_TYPE_BATCH) < 0 || mli_writer_key(w, key, (size_t)len) < 0 ||
+		    mli_writer_tensor_reserve(w, MLI_TAG_INPUT, MLI_DTYPE_U8, 4, idims, (void **)&in) < 0)
+			die("write failed");
+		for (size_t i = 0; i < (size_t)n * c * h * wd; i += 8) {
+			uint64_t x = mli_rng_next(&r);
+			for (size_t j = 0; j < 8 && i + j < (size_t)n * c * h * wd; j++)
+				in[i + j] = (uint8_t)(x >> (8 * j));
+		}
+		if (mli_writer_tensor_reserve(w, MLI_TAG_TARGET, MLI_DTYPE_F32, 2, tdims, (void **)&tg) < 0)
+			die("write failed");
+		memset(tg, 0, (size_t)n * k * sizeof *tg);
+		for (uint32_t i = 0; i < n; i++)
+			for (int p = 0; p < 5; p++)
+				tg[(size_t)i * k + mli_rng_below(&r, k)] = 1.0f;
+		if (mli_writer_end(w) < 0)
+			die("write failed");
+	}
+	if (mli_writer_finish(w) < 0)
+		die("write failed");
+	mli_writer_free(w);
+	return 0;
+}
+
 struct scored {
 	float score;
 	float target;
@@ -182,8 +300,16 @@ static int eval(int argc, char **argv)
 		}
 		n += b * classes;
 	}
-	size_t images = n / classes;
+	size_t images = n / classes, top1 = 0;
 	double map = 0, chance = 0;
+	for (size_t i = 0; i < images; i++) {
+		size_t bs = 0, bt = 0;
+		for (size_t j = 1; j < classes; j++) {
+			bs = s[i * classes + j].score > s[i * classes + bs].score ? j : bs;
+			bt = s[i * classes + j].target > s[i * classes + bt].target ? j : bt;
+		}
+		top1 += bs == bt;
+	}
 	struct scored *col = malloc(images * sizeof *col);
 	for (size_t j = 0; j < classes; j++) {
 		size_t pos = 0, hit = 0;
@@ -199,8 +325,8 @@ static int eval(int argc, char **argv)
 		map += pos ? ap / (double)pos : 0;
 		chance += (double)pos / (double)images;
 	}
-	printf("mAP %.4f\nchance %.4f\nimages %zu\n", map / (double)classes,
-	       chance / (double)classes, images);
+	printf("mAP %.4f\nchance %.4f\nimages %zu\ntop1 %.4f\n", map / (double)classes,
+	       chance / (double)classes, images, (double)top1 / (double)images);
 	free(col);
 	free(s);
 	mli_resnet_free(net);
@@ -214,6 +340,10 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "batches") == 0)
 		return batches(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "plain") == 0)
+		return plain(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "random") == 0)
+		return random_batches(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "eval") == 0)
 		return eval(argc, argv);
 	die("usage: mkmosaic batches|eval ...");

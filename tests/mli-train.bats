@@ -37,6 +37,9 @@ tensors() {
 	[ "${lines[2]}" = "images 1024" ]
 	# Chance (random scores) is about 0.45; this run reaches about 0.87.
 	awk '/^chance/ { if ($2 > 0.5) exit 1 } /^mAP/ { if ($2 < 0.80) exit 1 }' <<<"$output"
+	# The curves, drawn by gnuplot.
+	run -0 "$MLI_SRCDIR/pipelines/plot-loss" train.tsv curves.png
+	[ "$(head -c 4 curves.png | od -An -c | tr -d ' ')" = "211PNG" ]
 }
 
 @test "interrupted by SIGINT and resumed, a run ends with the weights of an uninterrupted one" {
