@@ -32,6 +32,8 @@ static const char *const prog = "mli-export";
 struct options {
 	long classes;           /* 0: from --dict, else CLASSES_DEFAULT */
 	const char *dict_path;
+	const char *output;     /* shard name prefix, or NULL for stdout */
+	long per_shard;         /* records per shard; 0: all in one */
 	int skip_bad;
 	int progress_mode;
 	char **files;
@@ -47,18 +49,26 @@ struct export {
 	struct mli_tally tally;
 	struct mli_progress progress;
 	uint64_t bytes_before;
+	int fd;                /* where records go: stdout or the open shard */
+	int shard_open;        /* a shard is open on fd */
+	long next_shard;       /* number of the next shard to open */
+	long in_shard;         /* records written to the open one */
+	char shard_path[PATH_MAX];
+	char shard_tmp[PATH_MAX + 8];
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: %s [-pqs] [--tfrecord] [-c CLASSES] [-d DICT] [FILE ...]\n"
-		"Write mli streams (stdin when no FILE or FILE is -) as a TFRecord shard of\n"
-		"tf.Example in the original release's schema on stdout.\n"
+		"usage: %s [-pqs] [--tfrecord] [-c CLASSES] [-d DICT] [-o PREFIX [-n N]] [FILE ...]\n"
+		"Write mli streams (stdin when no FILE or FILE is -) as TFRecord shards of\n"
+		"tf.Example in the original release's schema, on stdout or in files.\n"
 		"\n"
 		"  -t, --tfrecord       TFRecord of tf.Example (the only format, and the default)\n"
 		"  -c, --classes N      length of the dense label vector (default 11166)\n"
 		"  -d, --dict FILE      take the number of classes from this dictionary\n"
+		"  -o, --output PREFIX  write shards PREFIX-00000.tfrecords, ... instead of stdout\n"
+		"  -n, --records-per-shard N  start a new shard every N records (with --output)\n"
 		"  -s, --skip-bad       skip bad frames in the input, resynchronise and count them\n"
 		"  -p, --progress       show progress on stderr even when it is not a terminal\n"
 		"  -q, --quiet          no progress and no summary\n"
@@ -72,6 +82,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "tfrecord", no_argument, NULL, 't' },
 		{ "classes", required_argument, NULL, 'c' },
 		{ "dict", required_argument, NULL, 'd' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "records-per-shard", required_argument, NULL, 'n' },
 		{ "skip-bad", no_argument, NULL, 's' },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -82,7 +94,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	memset(o, 0, sizeof *o);
-	while ((c = getopt_long(argc, argv, "tc:d:spqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "tc:d:o:n:spqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': break;
 		case 'c':
@@ -90,6 +102,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 				program_usage_error(prog, "--classes: not a count from 1 to 16777216: '%s'", optarg);
 			break;
 		case 'd': o->dict_path = optarg; break;
+		case 'o': o->output = optarg; break;
+		case 'n':
+			if (mli_parse_long(optarg, 1, LONG_MAX, &o->per_shard) < 0)
+				program_usage_error(prog, "--records-per-shard: not a count from 1: '%s'", optarg);
+			break;
 		case 's': o->skip_bad = 1; break;
 		case 'p': o->progress_mode = MLI_PROGRESS_ON; break;
 		case 'q': o->progress_mode = MLI_PROGRESS_OFF; break;
@@ -100,6 +117,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			exit(PROGRAM_EXIT_USAGE);
 		}
 	}
+	if (o->per_shard && !o->output)
+		program_usage_error(prog, "--records-per-shard needs --output");
 	if (o->classes && o->dict_path)
 		program_usage_error(prog, "give --classes or --dict, not both");
 	o->files = argv + optind;
@@ -151,6 +170,34 @@ static void source_size(const struct mli_record *rec, const struct mli_field *bl
 	}
 }
 
+/* Closes the open shard and gives it its name: a shard is under its name
+ * only once it is whole. */
+static void shard_close(struct export *e)
+{
+	if (!e->shard_open)
+		return;
+	if (fsync(e->fd) < 0 || close(e->fd) < 0)
+		fail(e, "%s: %s", e->shard_tmp, strerror(errno));
+	if (rename(e->shard_tmp, e->shard_path) < 0)
+		fail(e, "%s: %s", e->shard_path, strerror(errno));
+	e->fd = -1;
+	e->shard_open = 0;
+}
+
+static void shard_begin(struct export *e)
+{
+	if ((size_t)snprintf(e->shard_path, sizeof e->shard_path, "%s-%05ld.tfrecords", e->opt->output,
+			     e->next_shard)
+	    >= sizeof e->shard_path)
+		fail(e, "%s: name too long", e->opt->output);
+	snprintf(e->shard_tmp, sizeof e->shard_tmp, "%s.tmp", e->shard_path);
+	if ((e->fd = open(e->shard_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+		fail(e, "%s: %s", e->shard_tmp, strerror(errno));
+	e->shard_open = 1;
+	e->next_shard++;
+	e->in_shard = 0;
+}
+
 static void export_record(struct export *e, const struct mli_record *rec, const char *name, uint64_t offset)
 {
 	const struct mli_field *blob = mli_record_field(rec, MLI_TAG_BLOB);
@@ -194,7 +241,15 @@ static void export_record(struct export *e, const struct mli_record *rec, const 
 		e->out_cap = size;
 	}
 	mli_example_write(&ex, e->out);
-	if ((rc = mli_tfrecord_write(STDOUT_FILENO, e->out, size)) < 0) {
+	if (e->opt->output) {
+		if (e->shard_open && e->opt->per_shard && e->in_shard == e->opt->per_shard)
+			shard_close(e);
+		if (!e->shard_open)
+			shard_begin(e);
+		if ((rc = mli_tfrecord_write(e->fd, e->out, size)) < 0)
+			fail(e, "%s: %s", e->shard_tmp, rc == MLI_ESYS ? strerror(errno) : mli_strerror(rc));
+		e->in_shard++;
+	} else if ((rc = mli_tfrecord_write(STDOUT_FILENO, e->out, size)) < 0) {
 		mli_progress_end(&e->progress);
 		program_output_failed(prog, rc);
 	}
@@ -246,6 +301,7 @@ int main(int argc, char **argv)
 	memset(&e, 0, sizeof e);
 	e.opt = &o;
 	e.classes = o.classes ? (size_t)o.classes : CLASSES_DEFAULT;
+	e.fd = -1;
 	if (o.dict_path) {
 		struct mli_dictionary *d;
 		const char *why;
@@ -260,7 +316,7 @@ int main(int argc, char **argv)
 	}
 	if (!(e.dense = malloc(e.classes * sizeof *e.dense)))
 		fail(&e, "%s", mli_strerror(MLI_ENOMEM));
-	if (isatty(STDOUT_FILENO))
+	if (!o.output && isatty(STDOUT_FILENO))
 		program_usage_error(prog, "stdout is a terminal; redirect the TFRecord output");
 	files = o.n_files ? o.files : stdin_only;
 	n_files = o.n_files ? o.n_files : 1;
@@ -283,6 +339,12 @@ int main(int argc, char **argv)
 			break;
 	}
 	mli_progress_end(&e.progress);
+	/* After a fault the open shard keeps its temporary name: its records
+	 * are whole, but it does not hold all it should. */
+	if (!failed)
+		shard_close(&e);
+	else if (e.shard_open)
+		fprintf(stderr, "%s: %s left incomplete\n", prog, e.shard_tmp);
 	program_close_stdout(prog);
 	if (o.progress_mode != MLI_PROGRESS_OFF && (e.progress.enabled || mli_tally_skipped(&e.tally)))
 		mli_tally_print(&e.tally, stderr, prog, mli_now() - e.progress.t0);

@@ -88,6 +88,23 @@ PY
 	run -2 mli-export --classes 0
 }
 
+@test "--output splits the records into whole shards; a fault leaves the last one temporary" {
+	mli-import -q "${SHARDS[@]}" "${SHARDS[@]}" > a.mli
+	mli-export a.mli > all.tfrecords
+	run -0 mli-export -o part -n 3 a.mli
+	[ "$(ls part-*)" = $'part-00000.tfrecords\npart-00001.tfrecords\npart-00002.tfrecords' ]
+	cat part-0000[0-2].tfrecords | cmp - all.tfrecords
+	[ "$(mli-import -q part-00001.tfrecords | mli-cat --count)" -eq 3 ]
+	[ "$(mli-import -q part-00002.tfrecords | mli-cat --count)" -eq 2 ]
+	# Cut inside the sixth record: five whole records, the second shard unfinished.
+	head -c "$(mli-cat --json a.mli | sed -n 6p | grep -o '"offset":[0-9]*' | cut -d: -f2)" a.mli > cut.mli
+	head -c 100 a.mli >> cut.mli
+	run -1 --separate-stderr mli-export -o cut -n 3 cut.mli
+	[[ "$stderr" == *"mli-export: cut-00001.tfrecords.tmp left incomplete"* ]]
+	[ "$(ls cut-*)" = $'cut-00000.tfrecords\ncut-00001.tfrecords.tmp' ]
+	run -2 mli-export -n 3 a.mli
+}
+
 @test "the man page examples run as shown" {
 	mkdir tfrecords images
 	cp "${SHARDS[@]}" tfrecords/
