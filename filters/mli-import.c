@@ -381,16 +381,15 @@ static ssize_t read_image(struct import *im, int dirfd, const char *path)
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > im->opt->limit) {
+	if (fstat(fd, &sb) < 0) {
 		int e = errno;
-		if (S_ISDIR(sb.st_mode))
-			e = EISDIR;
-		else if (!S_ISREG(sb.st_mode))
-			e = EINVAL;
-		else if ((uint64_t)sb.st_size > im->opt->limit)
-			e = EFBIG;
 		close(fd);
 		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > im->opt->limit) {
+		close(fd);
+		errno = S_ISDIR(sb.st_mode) ? EISDIR : !S_ISREG(sb.st_mode) ? EINVAL : EFBIG;
 		return -1;
 	}
 	if ((size_t)sb.st_size + 1 > im->file_cap) {
