@@ -86,7 +86,7 @@ static void usage(FILE *out)
 		"Download the images of annotation lists (URL<TAB>class:conf...) as mli records.\n"
 		"\n"
 		"  -j, --jobs N              transfers at once (default 64)\n"
-		"      --per-host N          connections to one host at once (default 16)\n"
+		"      --per-host N          transfers to one host at once (default 16)\n"
 		"  -r, --root DIR            directory of relative paths in the list\n"
 		"  -f, --failures FILE       append a line per failure: key, class, detail\n"
 		"      --resume FILE         append to FILE, skipping the keys it holds\n"

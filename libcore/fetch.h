@@ -65,7 +65,7 @@ int mli_fetch_class_transient(int cls);
 
 struct mli_fetch_options {
 	int jobs;                 /* transfers alive at once; clamped below the fd limit */
-	int per_host;             /* connections to one host at once */
+	int per_host;             /* attempts to one host at once; more wait their turn */
 	long connect_timeout_ms;
 	long timeout_ms;          /* whole transfer */
 	long low_speed_limit;     /* bytes/s; slower for low_speed_time s is a timeout */
