@@ -65,7 +65,7 @@ static void usage(FILE *out)
 		"  -c, --classes C       write the dense label matrix with C columns\n"
 		"  -d, --dict FILE       the same, C counted from a class dictionary\n"
 		"  -t, --threshold T     binarise confidences: 1 when at least T, else 0\n"
-		"  -f, --float           pixels as float32 in [0, 1] (default: uint8)\n"
+		"  -f, --float           pixels as float32 in [-1, 1] (default: uint8)\n"
 		"  -L, --level LEVEL     compress the output frames at zstd LEVEL (default 0: none)\n"
 		"  -p, --progress        show progress on stderr even when it is not a terminal\n"
 		"  -q, --quiet           no progress and no summary\n"

@@ -118,7 +118,7 @@ static void put_pixels(struct mli_batch *b, const uint8_t *px)
 		float *dst = (float *)b->input + b->n * b->image_elems;
 		for (uint32_t k = 0; k < c; k++)
 			for (size_t i = 0; i < plane; i++)
-				dst[k * plane + i] = (float)px[i * c + k] * (1.0f / 255.0f);
+				dst[k * plane + i] = (float)px[i * c + k] * (2.0f / 255.0f) - 1.0f;
 	}
 }
 

@@ -5,7 +5,9 @@
  * BATCH record:
  *
  *   INPUT         [N, channels, height, width], uint8 (the pixels as they
- *                 are) or float32 (each pixel divided by 255, in [0, 1])
+ *                 are) or float32 (each pixel p as p * (2 / 255) - 1, in
+ *                 [-1, 1]: the original network's input scaling, computed
+ *                 as mli-train computes it from uint8, to the same bits)
  *   TARGET        float32 [N, classes], the dense label matrix (when
  *                 classes is set): 0 for a class an image does not list,
  *                 its confidence for one it does (or, binarised, 1 when

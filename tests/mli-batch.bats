@@ -59,7 +59,7 @@ expected_rows() {
 	[ "$stderr" = "mli-batch: images.mli: im_0.jpg: class 940 is beyond the 100 classes" ]
 }
 
-@test "float32 pixels are the uint8 ones over 255" {
+@test "float32 pixels are the uint8 ones scaled to [-1, 1]" {
 	mli-batch -n 3 images.mli > u8.mli
 	mli-batch -n 3 --float images.mli > f32.mli
 	run -0 dump u8.mli

@@ -5,7 +5,8 @@
  * Run as `unit-batch dump FILE...` it prints the BATCH records of streams
  * instead, for tests/mli-batch.bats: per batch "batch KEY N CxHxW dtype",
  * then per image "KEY<TAB>view<TAB>cls:conf,..." listing the nonzero
- * entries of its TARGET row, then "pixels SUM" (the sum of INPUT). */
+ * entries of its TARGET row, then "pixels SUM" (the sum of INPUT, float32
+ * mapped back to 0-255). */
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -254,11 +255,13 @@ static void test_batch_record(struct tap *tap)
 	ASSERT_EQ(in.dtype, MLI_DTYPE_F32);
 	ASSERT(in.ndim == 4 && in.dims[0] == 3 && in.dims[1] == 3 && in.dims[2] == 2 && in.dims[3] == 3);
 	const float *x = in.data;
-	/* INPUT[n][c][y][x] = pixel (y, x) channel c of image n, over 255. */
+	/* INPUT[n][c][y][x] = pixel (y, x) channel c of image n, scaled
+	 * to [-1, 1]. */
 	for (int n = 0; n < 3; n++)
 		for (int c = 0; c < 3; c++)
 			for (int p = 0; p < 6; p++)
-				ASSERT(x[(n * 3 + c) * 6 + p] == px[n][p * 3 + c] * (1.0f / 255.0f));
+				ASSERT(x[(n * 3 + c) * 6 + p] == px[n][p * 3 + c] * (2.0f / 255.0f) - 1.0f);
+	ASSERT(x[0] == -1.0f);
 	ASSERT_EQ(mli_record_tensor(&rec, MLI_TAG_TARGET, &tgt, &why), 0);
 	static const float want[3][5] = { { 0, 0.9f, 0, 0, -1 }, { 0 }, { 1, 0, 0, 0, 0 } };
 	ASSERT(tgt.dims[0] == 3 && tgt.dims[1] == 5);
@@ -324,7 +327,7 @@ static int dump(int argc, char **argv)
 			}
 			for (size_t e = 0; e < in.count; e++)
 				sum += in.dtype == MLI_DTYPE_U8 ? ((const uint8_t *)in.data)[e]
-								: (double)lrintf(((const float *)in.data)[e] * 255.0f);
+								: (double)lrintf((((const float *)in.data)[e] + 1) * 127.5f);
 			printf("pixels %.0f\n", sum);
 		}
 		mli_reader_free(r);
