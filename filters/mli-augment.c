@@ -2,8 +2,9 @@
  * size out: the original training augmentation (--train), the central
  * evaluation crop (--eval) or the ten crops of the feature extractor
  * (--ten-crop). The image work is in libcore (augment.h); this file parses
- * options, reads records in chunks, runs each chunk on the thread pool
- * (threadpool.h) and writes the results in input order.
+ * options, reads records in chunks and runs each chunk on the thread pool
+ * (threadpool.h) while the pool's first thread writes the chunk before,
+ * in input order, and reads the next.
  *
  * A record's random choices come from a stream keyed by --seed, the
  * record's KEY and --epoch (random.h), and each record is worked on by one
@@ -64,13 +65,11 @@ struct job {
 	size_t scratch_cap;
 };
 
-/* A chunk of jobs shared with the pool; jobs are taken by an atomic
- * counter, which decides only who works on a job, never its result. */
+/* A chunk of jobs: records read together, worked on together and written
+ * in order. */
 struct chunk {
 	struct job *jobs;
 	size_t n;
-	atomic_size_t next;
-	const struct options *opt;
 };
 
 static void usage(FILE *out)
@@ -381,28 +380,22 @@ static void job_run(struct job *j, const struct options *o)
 	}
 }
 
-static void chunk_work(void *arg, int i, int n)
-{
-	struct chunk *ch = arg;
-	size_t k;
-
-	(void)i;
-	(void)n;
-	while ((k = atomic_fetch_add(&ch->next, 1)) < ch->n)
-		job_run(&ch->jobs[k], ch->opt);
-}
-
 /* ---- output ---- */
 
 struct run {
 	const struct options *opt;
 	struct mli_writer *w;
 	struct mli_pool *pool;
-	struct job *jobs;
-	size_t n_jobs;
+	struct chunk chunks[2];    /* one worked on while the other is written and refilled */
+	size_t chunk_cap;          /* jobs in each */
 	struct mli_tally tally;
 	struct mli_progress progress;
 	uint64_t bytes_before;
+	/* The input being read. */
+	const char *name;
+	struct mli_reader *rd;
+	int rc;                    /* the reader's last return */
+	int failed;
 };
 
 static void write_views(struct run *r, const struct job *j)
@@ -427,60 +420,110 @@ static void write_views(struct run *r, const struct job *j)
 	}
 }
 
-/* Works through one input, a chunk at a time. Returns 0, or -1 after
- * reporting a fault. */
+/* Writes the views of a worked chunk, in order; a job that failed ends the
+ * run (after reporting). */
+static void write_chunk(struct run *r, const struct chunk *ch)
+{
+	for (size_t k = 0; k < ch->n && !r->failed; k++) {
+		const struct job *j = &ch->jobs[k];
+		r->tally.in++;
+		if (j->skip) {
+			mli_tally_skip(&r->tally, j->skip, 1);
+		} else if (j->rc < 0) {
+			mli_progress_end(&r->progress);
+			fprintf(stderr, "%s: %s: %.*s: %s\n", prog, r->name, (int)j->key_len, job_key(j),
+				mli_strerror(j->rc));
+			r->failed = 1;
+		} else {
+			write_views(r, j);
+			r->tally.out += (uint64_t)j->n_out;
+		}
+	}
+	mli_progress_update(&r->progress, r->tally.in, r->bytes_before + mli_reader_stats(r->rd)->offset,
+			    mli_tally_skipped(&r->tally));
+}
+
+/* Reads the next records into ch (none once the input has ended, failed or
+ * the run has). */
+static void read_chunk(struct run *r, struct chunk *ch)
+{
+	struct mli_record rec;
+
+	ch->n = 0;
+	while (!r->failed && r->rc > 0 && ch->n < r->chunk_cap
+	       && (r->rc = mli_reader_next(r->rd, &rec)) > 0) {
+		if (job_fill(&ch->jobs[ch->n++], &rec) < 0) {
+			fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
+			exit(PROGRAM_EXIT_FAILURE);
+		}
+	}
+}
+
+/* One step of the pipeline on the pool: thread 0 writes the chunk before
+ * and reads the next into its place, then joins the others on the current
+ * chunk, whose jobs are taken by an atomic counter (which decides only who
+ * works on a job, never its result). */
+struct step {
+	struct run *r;
+	struct chunk *work, *io;
+	int write_io;              /* io holds a worked chunk to write first */
+	atomic_size_t next;
+};
+
+static void step_run(void *arg, int i, int n)
+{
+	struct step *st = arg;
+	size_t k;
+
+	if (i == 0) {
+		if (st->write_io)
+			write_chunk(st->r, st->io);
+		read_chunk(st->r, st->io);
+	}
+	(void)n;
+	while ((k = atomic_fetch_add(&st->next, 1)) < st->work->n)
+		job_run(&st->work->jobs[k], st->r->opt);
+}
+
+/* Works through one input. Returns 0, or -1 after reporting a fault. */
 static int augment_input(struct run *r, const char *name, int fd)
 {
-	struct mli_reader *rd = mli_reader_open(fd, NULL);
-	const struct mli_reader_stats *rs;
-	struct mli_record rec;
-	struct chunk ch;
-	int rc = 1, failed = 0;
+	struct chunk *work = &r->chunks[0], *io = &r->chunks[1];
+	struct step st;
 
-	if (!rd) {
+	if (!(r->rd = mli_reader_open(fd, NULL))) {
 		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
 		exit(PROGRAM_EXIT_FAILURE);
 	}
-	rs = mli_reader_stats(rd);
-	while (rc > 0 && !failed) {
-		ch.jobs = r->jobs;
-		ch.n = 0;
-		ch.opt = r->opt;
-		atomic_init(&ch.next, 0);
-		while (ch.n < r->n_jobs && (rc = mli_reader_next(rd, &rec)) > 0) {
-			if (job_fill(&r->jobs[ch.n++], &rec) < 0) {
-				fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
-				exit(PROGRAM_EXIT_FAILURE);
-			}
-		}
-		if (ch.n)
-			mli_pool_run(r->pool, chunk_work, &ch);
-		for (size_t k = 0; k < ch.n && !failed; k++) {
-			struct job *j = &r->jobs[k];
-			r->tally.in++;
-			if (j->skip) {
-				mli_tally_skip(&r->tally, j->skip, 1);
-			} else if (j->rc < 0) {
-				mli_progress_end(&r->progress);
-				fprintf(stderr, "%s: %s: %.*s: %s\n", prog, name, (int)j->key_len, job_key(j),
-					mli_strerror(j->rc));
-				failed = 1;
-			} else {
-				write_views(r, j);
-				r->tally.out += (uint64_t)j->n_out;
-			}
-		}
-		mli_progress_update(&r->progress, r->tally.in, r->bytes_before + rs->offset,
-				    mli_tally_skipped(&r->tally));
+	r->name = name;
+	r->rc = 1;
+	read_chunk(r, work);
+	st.r = r;
+	st.write_io = 0;
+	while (work->n) {
+		struct chunk *t;
+		st.work = work;
+		st.io = io;
+		atomic_init(&st.next, 0);
+		mli_pool_run(r->pool, step_run, &st);
+		st.write_io = 1;
+		/* The chunk just worked is written in the next step, while the
+		 * one just read is worked. */
+		t = work;
+		work = io;
+		io = t;
 	}
-	r->bytes_before += rs->offset;
-	if (!failed && rc < 0) {
+	if (st.write_io)
+		write_chunk(r, io);
+	r->bytes_before += mli_reader_stats(r->rd)->offset;
+	if (!r->failed && r->rc < 0) {
 		mli_progress_end(&r->progress);
-		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_reader_message(rd));
-		failed = 1;
+		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_reader_message(r->rd));
+		r->failed = 1;
 	}
-	mli_reader_free(rd);
-	return failed ? -1 : 0;
+	mli_reader_free(r->rd);
+	r->rd = NULL;
+	return r->failed ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -509,8 +552,10 @@ int main(int argc, char **argv)
 	wo.level = o.level;
 	/* Chunks of a few records per thread keep every thread busy while
 	 * the sizes of images vary. */
-	r.n_jobs = (size_t)o.threads * 8;
-	if (!(r.w = mli_writer_open(STDOUT_FILENO, &wo)) || !(r.jobs = calloc(r.n_jobs, sizeof *r.jobs))) {
+	r.chunk_cap = (size_t)o.threads * 8;
+	r.chunks[0].jobs = calloc(r.chunk_cap, sizeof(struct job));
+	r.chunks[1].jobs = calloc(r.chunk_cap, sizeof(struct job));
+	if (!(r.w = mli_writer_open(STDOUT_FILENO, &wo)) || !r.chunks[0].jobs || !r.chunks[1].jobs) {
 		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
 		return PROGRAM_EXIT_FAILURE;
 	}
@@ -546,12 +591,14 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		program_output_failed(prog, rc);
 	mli_writer_free(r.w);
-	for (size_t k = 0; k < r.n_jobs; k++) {
-		free(r.jobs[k].in);
-		free(r.jobs[k].out);
-		free(r.jobs[k].scratch);
+	for (int c = 0; c < 2; c++) {
+		for (size_t k = 0; k < r.chunk_cap; k++) {
+			free(r.chunks[c].jobs[k].in);
+			free(r.chunks[c].jobs[k].out);
+			free(r.chunks[c].jobs[k].scratch);
+		}
+		free(r.chunks[c].jobs);
 	}
-	free(r.jobs);
 	program_close_stdout(prog);
 	if (o.progress_mode != MLI_PROGRESS_OFF && (r.progress.enabled || mli_tally_skipped(&r.tally)))
 		mli_tally_print(&r.tally, stderr, prog, mli_now() - r.progress.t0);

@@ -135,6 +135,17 @@ extract() {
 	[ "$(mli-cat --count out.mli)" -eq 0 ]
 }
 
+@test "a truncated input keeps the whole records before the cut and ends with exit 1" {
+	size=$(stat -c %s photos.mli)
+	head -c $((size - 10)) photos.mli > cut.mli
+	run -1 --separate-stderr bash -c 'mli-augment -e -j 2 cut.mli > out.mli'
+	[[ "$stderr" == "mli-augment: cut.mli: offset "*": truncated frame"* ]]
+	[ "$(mli-cat --list out.mli 2>/dev/null | wc -l)" -eq 4 ]
+	run -1 mli-cat --verify out.mli
+	run -1 --separate-stderr bash -c 'mli-augment -e no-such.mli > out.mli'
+	[ "$stderr" = "mli-augment: no-such.mli: No such file or directory" ]
+}
+
 @test "usage errors exit 2" {
 	run -2 mli-augment photos.mli
 	run -2 mli-augment -t -e photos.mli
