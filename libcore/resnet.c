@@ -23,20 +23,21 @@ struct conv {
 };
 
 /* One bottleneck block's layers and saved activations (NHWC); rows_in =
- * n * h * w, rows_out = n * oh * ow. */
+ * n * h * w, rows_out = n * oh * ow. The batch-norm + ReLU outputs are
+ * not kept: the forward pass writes each into the shared buffer `act`
+ * just before the convolution that reads it, and the backward pass makes
+ * it again from the convolution or block output it came from, with the
+ * saved statistics (one elementwise pass, cheap beside a convolution).
+ * That halves the activation memory. */
 struct block {
 	int stage, proj;
 	size_t h, w, oh, ow, cin, mid, cout;
 	struct bn bn_s, bn1, bn2, bn3;
 	struct conv cs, c1, c2, c3;
 	float *x;    /* (rows_in, cin) input: the previous output */
-	float *as;   /* (rows_in, cin) relu(bn_s(x)), projection blocks only */
-	float *a1;   /* (rows_in, cin) relu(bn1(x)) */
-	float *y1;   /* (rows_in, mid) conv1 */
-	float *a2;   /* (rows_in, mid) relu(bn2(y1)) */
-	float *y2;   /* (rows_out, mid) conv2 */
-	float *a3;   /* (rows_out, mid) relu(bn3(y2)) */
-	float *out;  /* (rows_out, cout) conv3 + shortcut */
+	float *y1;   /* (rows_in, mid) conv1(relu(bn1(x))) */
+	float *y2;   /* (rows_out, mid) conv2(relu(bn2(y1))) */
+	float *out;  /* (rows_out, cout) conv3(relu(bn3(y2))) + shortcut */
 };
 
 struct mli_resnet_impl {
@@ -52,6 +53,8 @@ struct mli_resnet_impl {
 	float *feat;                /* (batch, features) */
 	float *dfeat;               /* (batch, features) */
 	float *scratch;             /* (max act) projection output */
+	float *act;                 /* (max act) the batch-norm + ReLU output in use */
+	float *scale_shift;         /* (2 * max channels) for remaking it */
 	float *g[4];                /* (max act) gradient buffers */
 	float *arena;               /* every array above */
 	struct mli_buffer ws;       /* convolution work space */
@@ -251,15 +254,10 @@ static size_t carve(struct mli_resnet *net, float *base)
 		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
 		if (base)
 			bl->x = prev;
-		if (bl->proj) {
-			TAKE(bl->as, ri * bl->cin);
+		if (bl->proj)
 			BNSTATS(bl->bn_s);
-		}
-		TAKE(bl->a1, ri * bl->cin);
 		TAKE(bl->y1, ri * bl->mid);
-		TAKE(bl->a2, ri * bl->mid);
 		TAKE(bl->y2, ro * bl->mid);
-		TAKE(bl->a3, ro * bl->mid);
 		TAKE(bl->out, ro * bl->cout);
 		BNSTATS(bl->bn1);
 		BNSTATS(bl->bn2);
@@ -277,6 +275,8 @@ static size_t carve(struct mli_resnet *net, float *base)
 	TAKE(net->logits, n * net->cfg.classes);
 	TAKE(net->dlogits, n * net->cfg.classes);
 	TAKE(im->scratch, maxact);
+	TAKE(im->act, maxact);
+	TAKE(im->scale_shift, 2 * (net->features > net->cfg.width ? net->features : net->cfg.width));
 	for (int i = 0; i < 4; i++)
 		TAKE(im->g[i], maxact);
 #undef TAKE
@@ -446,6 +446,40 @@ void mli_resnet_input_f32(struct mli_resnet *net, size_t n, const float *src)
 #define P(i) (net->params + net->param[(i)].offset)
 #define G(i) (net->grads + net->param[(i)].offset)
 
+struct remake_job {
+	const struct mli_kernels *kern;
+	size_t rows, c;
+	const float *x, *scale, *shift;
+	float *y;
+};
+
+static void remake_part(void *arg, int i, int n)
+{
+	const struct remake_job *j = arg;
+	size_t b, e;
+	mli_pool_split(j->rows, 16, i, n, &b, &e);
+	if (b < e)
+		j->kern->scale_shift(j->x + b * j->c, j->y + b * j->c, e - b, j->c, j->scale, j->shift,
+				     1);
+}
+
+/* y = relu(bn(x)) again, from the statistics the training forward pass
+ * saved: the same scale and shift it used, up to the rounding of the
+ * saved inverse standard deviation. */
+static void remake(struct mli_resnet *net, struct mli_pool *pool, const struct bn *bn,
+		   size_t rows, const float *x, float *y)
+{
+	float *scale = net->impl->scale_shift, *shift = scale + bn->c;
+	const float *gamma = P(bn->gamma), *beta = P(bn->beta);
+	for (size_t j = 0; j < bn->c; j++) {
+		double is = bn->inv_std[j];
+		scale[j] = (float)(gamma[j] * is);
+		shift[j] = (float)(beta[j] - bn->bmean[j] * gamma[j] * is);
+	}
+	struct remake_job job = { net->impl->kern, rows, bn->c, x, scale, shift, y };
+	mli_pool_run(pool, remake_part, &job);
+}
+
 static int bn_fwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, size_t rows,
 		  const float *x, float *y, int train)
 {
@@ -503,15 +537,16 @@ int mli_resnet_forward(struct mli_resnet *net, struct mli_pool *pool, size_t n, 
 	for (size_t b = 0; b < im->n_blocks; b++) {
 		struct block *bl = &im->blocks[b];
 		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
-		TRY(bn_fwd(net, pool, &bl->bn1, ri, bl->x, bl->a1, train));
-		TRY(conv_fwd(net, pool, &bl->c1, n, bl->a1, bl->y1));
-		TRY(bn_fwd(net, pool, &bl->bn2, ri, bl->y1, bl->a2, train));
-		TRY(conv_fwd(net, pool, &bl->c2, n, bl->a2, bl->y2));
-		TRY(bn_fwd(net, pool, &bl->bn3, ro, bl->y2, bl->a3, train));
-		TRY(conv_fwd(net, pool, &bl->c3, n, bl->a3, bl->out));
+		float *a = im->act;
+		TRY(bn_fwd(net, pool, &bl->bn1, ri, bl->x, a, train));
+		TRY(conv_fwd(net, pool, &bl->c1, n, a, bl->y1));
+		TRY(bn_fwd(net, pool, &bl->bn2, ri, bl->y1, a, train));
+		TRY(conv_fwd(net, pool, &bl->c2, n, a, bl->y2));
+		TRY(bn_fwd(net, pool, &bl->bn3, ro, bl->y2, a, train));
+		TRY(conv_fwd(net, pool, &bl->c3, n, a, bl->out));
 		if (bl->proj) {
-			TRY(bn_fwd(net, pool, &bl->bn_s, ri, bl->x, bl->as, train));
-			TRY(conv_fwd(net, pool, &bl->cs, n, bl->as, im->scratch));
+			TRY(bn_fwd(net, pool, &bl->bn_s, ri, bl->x, a, train));
+			TRY(conv_fwd(net, pool, &bl->cs, n, a, im->scratch));
 			mli_add(k, pool, ro * bl->cout, bl->out, im->scratch, bl->out);
 		} else {
 			mli_add(k, pool, ro * bl->cout, bl->out, bl->x, bl->out);
@@ -547,15 +582,20 @@ int mli_resnet_backward(struct mli_resnet *net, struct mli_pool *pool, size_t n)
 		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
 		if (bl->stage < im->freeze)
 			return 0;
-		TRY(conv_bwd(net, pool, &bl->c3, n, bl->a3, d, t1));
-		TRY(bn_bwd(net, pool, &bl->bn3, ro, bl->y2, bl->a3, t1, t1));
-		TRY(conv_bwd(net, pool, &bl->c2, n, bl->a2, t1, t2));
-		TRY(bn_bwd(net, pool, &bl->bn2, ri, bl->y1, bl->a2, t2, t2));
-		TRY(conv_bwd(net, pool, &bl->c1, n, bl->a1, t2, e));
-		TRY(bn_bwd(net, pool, &bl->bn1, ri, bl->x, bl->a1, e, e));
+		float *a = im->act;
+		remake(net, pool, &bl->bn3, ro, bl->y2, a);
+		TRY(conv_bwd(net, pool, &bl->c3, n, a, d, t1));
+		TRY(bn_bwd(net, pool, &bl->bn3, ro, bl->y2, a, t1, t1));
+		remake(net, pool, &bl->bn2, ri, bl->y1, a);
+		TRY(conv_bwd(net, pool, &bl->c2, n, a, t1, t2));
+		TRY(bn_bwd(net, pool, &bl->bn2, ri, bl->y1, a, t2, t2));
+		remake(net, pool, &bl->bn1, ri, bl->x, a);
+		TRY(conv_bwd(net, pool, &bl->c1, n, a, t2, e));
+		TRY(bn_bwd(net, pool, &bl->bn1, ri, bl->x, a, e, e));
 		if (bl->proj) {
-			TRY(conv_bwd(net, pool, &bl->cs, n, bl->as, d, t1));
-			TRY(bn_bwd(net, pool, &bl->bn_s, ri, bl->x, bl->as, t1, t1));
+			remake(net, pool, &bl->bn_s, ri, bl->x, a);
+			TRY(conv_bwd(net, pool, &bl->cs, n, a, d, t1));
+			TRY(bn_bwd(net, pool, &bl->bn_s, ri, bl->x, a, t1, t1));
 			mli_add(k, pool, ri * bl->cin, e, t1, e);
 		} else {
 			mli_add(k, pool, ri * bl->cin, e, d, e);

@@ -265,7 +265,7 @@ static int eval(int argc, char **argv)
 
 	if (argc < 3 || mli_ckpt_open(&c, argv[2], &why) < 0)
 		die("usage: mkmosaic eval CHECKPOINT < batches (checkpoint unreadable)");
-	if (mli_pool_create(&pool, 0) < 0 || !r)
+	if (mli_pool_create(&pool, mli_pool_threads_from_env() > 0 ? mli_pool_threads_from_env() : 0) < 0 || !r)
 		die("out of memory");
 	while (mli_reader_next(r, &rec) == 1) {
 		if (mli_record_tensor(&rec, MLI_TAG_INPUT, &in, &why) < 0 ||
