@@ -243,6 +243,10 @@ static void json_record(const struct mli_record *rec, const struct mli_frame_hea
 		json_object_set_new(o, "media", json_text(f->data, f->size));
 	if ((f = mli_record_field(rec, MLI_TAG_SOURCE)))
 		json_object_set_new(o, "source", json_text(f->data, f->size));
+	if ((f = mli_record_field(rec, MLI_TAG_HTTP_STATUS)))
+		json_object_set_new(o, "http_status", json_integer(mli_load32(f->data)));
+	if ((f = mli_record_field(rec, MLI_TAG_VIEW)))
+		json_object_set_new(o, "view", json_integer(mli_load32(f->data)));
 	if (mli_record_tensor(rec, MLI_TAG_PIXELS, &t, &why) == 0)
 		json_object_set_new(o, "shape", json_dims(&t));
 	if (mli_record_tensor(rec, MLI_TAG_INPUT, &t, &why) == 0) {

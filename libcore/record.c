@@ -34,6 +34,10 @@ const char *mli_tag_name(uint32_t tag)
 		[MLI_TAG_KEYS] = "KEYS", [MLI_TAG_BATCH_LABELS] = "BATCH_LABELS",
 		[MLI_TAG_COUNT] = "COUNT", [MLI_TAG_BYTES] = "BYTES",
 		[MLI_TAG_DIGEST] = "DIGEST",
+		[MLI_TAG_HTTP_STATUS] = "HTTP_STATUS",
+		[MLI_TAG_CONTENT_TYPE] = "CONTENT_TYPE",
+		[MLI_TAG_VIEW] = "VIEW", [MLI_TAG_VIEWS] = "VIEWS",
+		[MLI_TAG_WIDTH] = "WIDTH", [MLI_TAG_HEIGHT] = "HEIGHT",
 	};
 
 	if (tag >= sizeof names / sizeof names[0])
@@ -191,7 +195,19 @@ static int check_field(const struct mli_record *rec, const struct mli_field *f, 
 		return check_text(f, MLI_KEY_MAX, why);
 	case MLI_TAG_MEDIA:
 	case MLI_TAG_SOURCE:
+	case MLI_TAG_CONTENT_TYPE:
 		return check_text(f, UINT32_MAX, why);
+	case MLI_TAG_HTTP_STATUS:
+	case MLI_TAG_VIEW:
+	case MLI_TAG_WIDTH:
+	case MLI_TAG_HEIGHT:
+		if (f->size != 4) {
+			*why = "a 4-byte field of another size";
+			return MLI_ERECORD;
+		}
+		return 0;
+	case MLI_TAG_VIEWS:
+		return 0; /* checked against the batch size in check_batch() */
 	case MLI_TAG_LABELS:
 		return check_labels(f->data, f->size, why);
 	case MLI_TAG_PIXELS:
@@ -261,6 +277,10 @@ static int check_batch(const struct mli_record *rec, const char **why)
 	}
 	if ((f = mli_record_field(rec, MLI_TAG_KEYS)) && count_strings(f->data, f->size) != in.dims[0]) {
 		*why = "KEYS count differs from the batch size";
+		return MLI_ERECORD;
+	}
+	if ((f = mli_record_field(rec, MLI_TAG_VIEWS)) && f->size != 4 * (size_t)in.dims[0]) {
+		*why = "VIEWS count differs from the batch size";
 		return MLI_ERECORD;
 	}
 	if ((f = mli_record_field(rec, MLI_TAG_BATCH_LABELS))) {
