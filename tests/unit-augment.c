@@ -8,6 +8,7 @@
 #include "augment_impl.h"
 #include "mli.h"
 #include "random.h"
+#include "resize.h"
 #include "tap.h"
 
 /* Pixel (y, x) channel k of a coordinate image. */
@@ -285,6 +286,48 @@ static void test_color_kernels_agree(struct tap *tap)
 	ASSERT(differ > 390);
 }
 
+/* Tiny images and 1, 2 and 4 channels go through every mode (colour
+ * distortion leaves images other than RGB alone). */
+static void test_small_and_other_channels(struct tap *tap)
+{
+	struct mli_augment_params p;
+	struct mli_augment_draw d;
+	struct mli_rng r;
+	uint8_t *out = malloc((size_t)10 * 40 * 40 * 4);
+	void *scratch = malloc(mli_augment_scratch_size(40, 4));
+
+	mli_augment_defaults(&p);
+	p.rotate_prob = 1;
+	p.color_prob = 1;
+	p.flip_prob = 1;
+	for (uint32_t c = 1; c <= 4; c++) {
+		static const uint32_t sizes[][2] = { { 1, 1 }, { 1, 7 }, { 5, 2 }, { 50, 60 } };
+		for (size_t k = 0; k < 4; k++) {
+			uint32_t h = sizes[k][0], w = sizes[k][1], rh, rw;
+			uint8_t *src = coord_image(h, w, c);
+			mli_rng_init(&r, c, &k, sizeof k, 0);
+			mli_augment_draw(&p, &r, h, w, &d);
+			ASSERT(d.x + d.w <= w && d.y + d.h <= h);
+			ASSERT_EQ(mli_augment_apply(&d, src, h, w, c, out, 40, scratch), 0);
+			ASSERT_EQ(mli_augment_eval(src, h, w, c, 0.8, out, 40), 0);
+			mli_augment_short_side(h, w, 40, &rh, &rw);
+			uint8_t *big = malloc((size_t)rh * rw * c);
+			ASSERT_EQ(mli_resize(src, h, w, (size_t)w * c, c, big, rh, rw), 0);
+			ASSERT_EQ(mli_augment_ten_crop(big, rh, rw, c, out, 40), 0);
+			free(big);
+			free(src);
+		}
+	}
+	/* A one-pixel image stays one colour at any size, without colour. */
+	uint8_t px[3] = { 10, 200, 30 };
+	d = (struct mli_augment_draw){ .w = 1, .h = 1, .flip = 1 };
+	ASSERT_EQ(mli_augment_apply(&d, px, 1, 1, 3, out, 40, scratch), 0);
+	for (int i = 0; i < 40 * 40; i++)
+		ASSERT(out[3 * i] == 10 && out[3 * i + 1] == 200 && out[3 * i + 2] == 30);
+	free(out);
+	free(scratch);
+}
+
 static void test_eval_exact(struct tap *tap)
 {
 	uint32_t y, x, ch, cw;
@@ -343,6 +386,7 @@ int main(void)
 	RUN(test_geometry_exact);
 	RUN(test_color);
 	RUN(test_color_kernels_agree);
+	RUN(test_small_and_other_channels);
 	RUN(test_eval_exact);
 	RUN(test_ten_crop_exact);
 	return tap_done(tap);
