@@ -129,6 +129,22 @@ static void rotate(const uint8_t *src, uint8_t *dst, uint32_t n, uint32_t c, dou
 			/* Arithmetic shifts: floor for negative positions too. */
 			long x0 = fx >> 16, y0 = fy >> 16;
 			uint32_t wx = (uint32_t)(fx >> 8) & 0xff, wy = (uint32_t)(fy >> 8) & 0xff;
+			if ((unsigned long)x0 < (unsigned long)last && (unsigned long)y0 < (unsigned long)last) {
+				/* All four taps inside: the common case, without tests. */
+				const uint8_t *a = src + ((size_t)y0 * n + (size_t)x0) * c, *b = a + (size_t)n * c;
+				uint32_t w00 = (256 - wx) * (256 - wy), w01 = wx * (256 - wy);
+				uint32_t w10 = (256 - wx) * wy, w11 = wx * wy;
+				if (c == 3) {
+					out[0] = (uint8_t)((w00 * a[0] + w01 * a[3] + w10 * b[0] + w11 * b[3] + 32768) >> 16);
+					out[1] = (uint8_t)((w00 * a[1] + w01 * a[4] + w10 * b[1] + w11 * b[4] + 32768) >> 16);
+					out[2] = (uint8_t)((w00 * a[2] + w01 * a[5] + w10 * b[2] + w11 * b[5] + 32768) >> 16);
+					continue;
+				}
+				for (uint32_t k = 0; k < c; k++)
+					out[k] = (uint8_t)((w00 * a[k] + w01 * a[c + k] + w10 * b[k] + w11 * b[c + k]
+							    + 32768) >> 16);
+				continue;
+			}
 			if (x0 < -1 || y0 < -1 || x0 > last || y0 > last) {
 				memset(out, 0, c);
 				continue;
