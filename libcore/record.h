@@ -29,7 +29,8 @@ enum mli_tag {
 	MLI_TAG_VIEW = 40,          /* IMAGE: 4 bytes, which of several views of one image (mli-augment --ten-crop) */
 	MLI_TAG_VIEWS = 41,         /* BATCH: N 4-byte VIEW values, one per image */
 	MLI_TAG_WIDTH = 48,         /* ENCODED: 4 bytes, the source's width as its TFRecord stated it */
-	MLI_TAG_HEIGHT = 49         /* ENCODED: 4 bytes, the source's height likewise */
+	MLI_TAG_HEIGHT = 49,        /* ENCODED: 4 bytes, the source's height likewise */
+	MLI_TAG_FEATURE = 64        /* FEATURES: float32 tensor [features], an image's pooled vector (mli-eval) */
 };
 
 /* Tensor element types. */
