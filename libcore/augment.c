@@ -1,6 +1,6 @@
 /* augment.c: the training augmentation and the evaluation crops
- * (augment.h). Portable C, with the colour kernels also in AVX2
- * (augment_avx2.c) and the resize libcore/resize.c's, both used where the
+ * (augment.h). Portable C, with the colour kernels and the rotation's rows
+ * also in AVX2 (augment_avx2.c) and the resize libcore/resize.c's, both used where the
  * CPU has AVX2 and FMA unless MLI_KERNELS is "ref"; either way the same
  * bytes. */
 #include <math.h>
@@ -69,15 +69,24 @@ void mli_augment_draw(const struct mli_augment_params *p, struct mli_rng *rng, u
 	}
 }
 
-/* Scratch: two 8-bit images [size, size, c], then floats [size, size, 3]. */
+/* Scratch: two 8-bit images [size, size, c], then floats [size, size, 3].
+ * Each image is followed by at least 8 spare bytes: the AVX2 rotation
+ * loads 4 bytes for a 3-byte pixel. */
 static size_t image_bytes(uint32_t size, uint32_t c)
 {
-	return ((size_t)size * size * c + 7) & ~(size_t)7;
+	return (((size_t)size * size * c + 7) & ~(size_t)7) + 8;
 }
 
 size_t mli_augment_scratch_size(uint32_t size, uint32_t c)
 {
 	return 2 * image_bytes(size, c) + (size_t)size * size * 3 * sizeof(float);
+}
+
+/* Whether the environment asks for the reference kernels. */
+static int want_simd(void)
+{
+	const char *want = getenv("MLI_KERNELS");
+	return !(want && strcmp(want, "ref") == 0);
 }
 
 /* Mirrors img [h, w, c] left to right, in place. */
@@ -109,15 +118,75 @@ static void flip_rows(uint8_t *img, uint32_t h, uint32_t w, uint32_t c)
 	}
 }
 
+/* One output pixel of a rotation: the source [n, n, c] read bilinearly at
+ * (fx, fy), 16.16 fixed point, with black outside; weights have 8
+ * fraction bits each, all in integers. */
+static inline void rotate_pixel(const uint8_t *src, uint32_t n, uint32_t c, long fx, long fy,
+				uint8_t *out)
+{
+	/* Arithmetic shifts: floor for negative positions too. */
+	long x0 = fx >> 16, y0 = fy >> 16, last = (long)n - 1;
+	uint32_t wx = (uint32_t)(fx >> 8) & 0xff, wy = (uint32_t)(fy >> 8) & 0xff;
+	uint32_t w00 = (256 - wx) * (256 - wy), w01 = wx * (256 - wy);
+	uint32_t w10 = (256 - wx) * wy, w11 = wx * wy;
+
+	if ((unsigned long)x0 < (unsigned long)last && (unsigned long)y0 < (unsigned long)last) {
+		/* All four taps inside: the common case, without tests. */
+		const uint8_t *a = src + ((size_t)y0 * n + (size_t)x0) * c, *b = a + (size_t)n * c;
+		if (c == 3) {
+			out[0] = (uint8_t)((w00 * a[0] + w01 * a[3] + w10 * b[0] + w11 * b[3] + 32768) >> 16);
+			out[1] = (uint8_t)((w00 * a[1] + w01 * a[4] + w10 * b[1] + w11 * b[4] + 32768) >> 16);
+			out[2] = (uint8_t)((w00 * a[2] + w01 * a[5] + w10 * b[2] + w11 * b[5] + 32768) >> 16);
+			return;
+		}
+		for (uint32_t k = 0; k < c; k++)
+			out[k] = (uint8_t)((w00 * a[k] + w01 * a[c + k] + w10 * b[k] + w11 * b[c + k] + 32768)
+					   >> 16);
+		return;
+	}
+	if (x0 < -1 || y0 < -1 || x0 > last || y0 > last) {
+		memset(out, 0, c);
+		return;
+	}
+	if (x0 < 0 || y0 < 0)
+		w00 = 0;
+	if (x0 >= last || y0 < 0)
+		w01 = 0;
+	if (x0 < 0 || y0 >= last)
+		w10 = 0;
+	if (x0 >= last || y0 >= last)
+		w11 = 0;
+	/* Taps with weight 0 are not read: point them at pixel 0. */
+	size_t p00 = w00 ? ((size_t)y0 * n + (size_t)x0) * c : 0;
+	size_t p01 = w01 ? ((size_t)y0 * n + (size_t)x0 + 1) * c : 0;
+	size_t p10 = w10 ? ((size_t)(y0 + 1) * n + (size_t)x0) * c : 0;
+	size_t p11 = w11 ? ((size_t)(y0 + 1) * n + (size_t)x0 + 1) * c : 0;
+	for (uint32_t k = 0; k < c; k++)
+		out[k] = (uint8_t)((w00 * src[p00 + k] + w01 * src[p01 + k] + w10 * src[p10 + k]
+				    + w11 * src[p11 + k] + 32768) >> 16);
+}
+
+void mli__rotate_pixel(const uint8_t *src, uint32_t n, uint32_t c, long fx, long fy, uint8_t *out)
+{
+	rotate_pixel(src, n, c, fx, fy, out);
+}
+
+void mli__rotate_row_ref(const uint8_t *src, uint32_t n, uint32_t c, long fx, long fy,
+			 long step_x, long step_y, uint8_t *out)
+{
+	for (uint32_t j = 0; j < n; j++, fx += step_x, fy += step_y, out += c)
+		rotate_pixel(src, n, c, fx, fy, out);
+}
+
 /* Rotates src [n, n, c] about its centre into dst by angle degrees
  * counter-clockwise: output pixel (dx, dy) from the centre (y down) reads
- * the source at (dx cos - dy sin, dx sin + dy cos), bilinearly, with black
- * outside. Positions step along a row in 16.16 fixed point and the
- * weights have 8 fraction bits each, all in integers. */
-static void rotate(const uint8_t *src, uint8_t *dst, uint32_t n, uint32_t c, double angle)
+ * the source at (dx cos - dy sin, dx sin + dy cos). Positions step along
+ * a row in 16.16 fixed point. */
+static void rotate(const uint8_t *src, uint8_t *dst, uint32_t n, uint32_t c, double angle,
+		   int simd)
 {
 	double t = angle * (M_PI / 180), cs = cos(t), sn = sin(t), mid = (n - 1) / 2.0;
-	long step_x = lround(cs * 65536), step_y = lround(sn * 65536), last = (long)n - 1;
+	long step_x = lround(cs * 65536), step_y = lround(sn * 65536);
 
 	for (uint32_t i = 0; i < n; i++) {
 		double dy = i - mid;
@@ -125,49 +194,15 @@ static void rotate(const uint8_t *src, uint8_t *dst, uint32_t n, uint32_t c, dou
 		long fx = lround((-mid * cs - dy * sn + mid) * 65536);
 		long fy = lround((-mid * sn + dy * cs + mid) * 65536);
 		uint8_t *out = dst + (size_t)i * n * c;
-		for (uint32_t j = 0; j < n; j++, fx += step_x, fy += step_y, out += c) {
-			/* Arithmetic shifts: floor for negative positions too. */
-			long x0 = fx >> 16, y0 = fy >> 16;
-			uint32_t wx = (uint32_t)(fx >> 8) & 0xff, wy = (uint32_t)(fy >> 8) & 0xff;
-			if ((unsigned long)x0 < (unsigned long)last && (unsigned long)y0 < (unsigned long)last) {
-				/* All four taps inside: the common case, without tests. */
-				const uint8_t *a = src + ((size_t)y0 * n + (size_t)x0) * c, *b = a + (size_t)n * c;
-				uint32_t w00 = (256 - wx) * (256 - wy), w01 = wx * (256 - wy);
-				uint32_t w10 = (256 - wx) * wy, w11 = wx * wy;
-				if (c == 3) {
-					out[0] = (uint8_t)((w00 * a[0] + w01 * a[3] + w10 * b[0] + w11 * b[3] + 32768) >> 16);
-					out[1] = (uint8_t)((w00 * a[1] + w01 * a[4] + w10 * b[1] + w11 * b[4] + 32768) >> 16);
-					out[2] = (uint8_t)((w00 * a[2] + w01 * a[5] + w10 * b[2] + w11 * b[5] + 32768) >> 16);
-					continue;
-				}
-				for (uint32_t k = 0; k < c; k++)
-					out[k] = (uint8_t)((w00 * a[k] + w01 * a[c + k] + w10 * b[k] + w11 * b[c + k]
-							    + 32768) >> 16);
-				continue;
-			}
-			if (x0 < -1 || y0 < -1 || x0 > last || y0 > last) {
-				memset(out, 0, c);
-				continue;
-			}
-			uint32_t w00 = (256 - wx) * (256 - wy), w01 = wx * (256 - wy);
-			uint32_t w10 = (256 - wx) * wy, w11 = wx * wy;
-			if (x0 < 0 || y0 < 0)
-				w00 = 0;
-			if (x0 >= last || y0 < 0)
-				w01 = 0;
-			if (x0 < 0 || y0 >= last)
-				w10 = 0;
-			if (x0 >= last || y0 >= last)
-				w11 = 0;
-			/* Taps with weight 0 are not read: point them at pixel 0. */
-			size_t p00 = w00 ? ((size_t)y0 * n + (size_t)x0) * c : 0;
-			size_t p01 = w01 ? ((size_t)y0 * n + (size_t)x0 + 1) * c : 0;
-			size_t p10 = w10 ? ((size_t)(y0 + 1) * n + (size_t)x0) * c : 0;
-			size_t p11 = w11 ? ((size_t)(y0 + 1) * n + (size_t)x0 + 1) * c : 0;
-			for (uint32_t k = 0; k < c; k++)
-				out[k] = (uint8_t)((w00 * src[p00 + k] + w01 * src[p01 + k] + w10 * src[p10 + k]
-						    + w11 * src[p11 + k] + 32768) >> 16);
+#ifdef MLI_HAVE_AVX2
+		if (simd && c == 3 && n <= MLI__ROTATE_AVX2_MAX && mli_cpu_has_avx2_fma()) {
+			mli__rotate_row3_avx2(src, n, fx, fy, step_x, step_y, out);
+			continue;
 		}
+#else
+		(void)simd;
+#endif
+		mli__rotate_row_ref(src, n, c, fx, fy, step_x, step_y, out);
 	}
 }
 
@@ -289,13 +324,6 @@ void mli__color(const uint8_t *img, float *f, size_t n, int order, float br, flo
 	pass2(f, dst, n, order, contrast, mean, hue);
 }
 
-/* Whether the environment asks for the reference kernels. */
-static int want_simd(void)
-{
-	const char *want = getenv("MLI_KERNELS");
-	return !(want && strcmp(want, "ref") == 0);
-}
-
 int mli_augment_apply(const struct mli_augment_draw *d, const uint8_t *src, uint32_t sh,
 		      uint32_t sw, uint32_t c, uint8_t *dst, uint32_t size, void *scratch)
 {
@@ -314,7 +342,7 @@ int mli_augment_apply(const struct mli_augment_draw *d, const uint8_t *src, uint
 	if (d->flip)
 		flip_rows(a, size, size, c);
 	if (d->rotate) {
-		rotate(a, b, size, c, d->angle);
+		rotate(a, b, size, c, d->angle, want_simd());
 		cur = b;
 	}
 	if (d->color && c == 3)

@@ -33,4 +33,19 @@ void mli__color_pass2_avx2(const float *f, uint8_t *dst, size_t n, int order, fl
 void mli__color(const uint8_t *img, float *f, size_t n, int order, float br, float sat, float hue,
 		float contrast, uint8_t *dst, int simd);
 
+/* The rotation's rows (augment.c): output pixels j = 0..n-1 of a row of
+ * src [n, n, c] rotated, pixel j read bilinearly at source position
+ * (fx + j step_x, fy + j step_y) in 16.16 fixed point, black outside,
+ * into out [n, c]. The AVX2 version takes c = 3 and n up to
+ * MLI__ROTATE_AVX2_MAX (positions then fit in 32 bits), reads up to one
+ * byte past the last pixel of src, and gives the same bytes. */
+#define MLI__ROTATE_AVX2_MAX 8192
+void mli__rotate_row_ref(const uint8_t *src, uint32_t n, uint32_t c, long fx, long fy,
+			 long step_x, long step_y, uint8_t *out);
+void mli__rotate_row3_avx2(const uint8_t *src, uint32_t n, long fx, long fy, long step_x,
+			   long step_y, uint8_t *out);
+
+/* One pixel of a rotated row, as the reference computes it. */
+void mli__rotate_pixel(const uint8_t *src, uint32_t n, uint32_t c, long fx, long fy, uint8_t *out);
+
 #endif
