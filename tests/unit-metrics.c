@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "error.h"
+#include "featvec.h"
 #include "metrics.h"
 #include "tap.h"
 
@@ -287,6 +288,30 @@ static void bad_options_are_refused(struct tap *tap)
 	ASSERT_NEAR(mli_logit_threshold(0.75), log(3.0));
 }
 
+/* Views of one key are averaged only when allowed to merge: rows
+ * (1, 2), (3, 6) of "a" average to (2, 4); "b" follows alone; a new
+ * "b" row that may not merge (view 0) finishes the first "b". */
+static void ten_crop_rows_average(struct tap *tap)
+{
+	struct mli_featavg a;
+	float r1[] = { 1, 2 }, r2[] = { 3, 6 }, r3[] = { 5, 5 }, r4[] = { 7, 9 };
+
+	ASSERT_EQ(mli_featavg_init(&a, 2), 0);
+	ASSERT_EQ(mli_featavg_add(&a, "a", 1, 0, r1), 0);
+	ASSERT_EQ(mli_featavg_add(&a, "a", 1, 1, r2), 0);
+	ASSERT_EQ(mli_featavg_add(&a, "b", 1, 1, r3), 1);
+	ASSERT(strcmp(a.out_key, "a") == 0);
+	ASSERT_NEAR(a.out[0], 2);
+	ASSERT_NEAR(a.out[1], 4);
+	ASSERT_EQ(mli_featavg_add(&a, "b", 1, 0, r4), 1);
+	ASSERT(strcmp(a.out_key, "b") == 0);
+	ASSERT_NEAR(a.out[0], 5);
+	ASSERT_EQ(mli_featavg_flush(&a), 1);
+	ASSERT_NEAR(a.out[1], 9);
+	ASSERT_EQ(mli_featavg_flush(&a), 0);
+	mli_featavg_free(&a);
+}
+
 int main(void)
 {
 	struct tap t = { 0 }, *tap = &t;
@@ -303,5 +328,6 @@ int main(void)
 	RUN(label_threshold_splits_confidences);
 	RUN(memory_bound_is_kept);
 	RUN(bad_options_are_refused);
+	RUN(ten_crop_rows_average);
 	return tap_done(tap);
 }
