@@ -434,8 +434,9 @@ static void restore(struct trainer *t, const char *path, int resume)
 			resume ? "resuming from" : "weights from", path, t->step);
 }
 
-/* Checks a batch against the first one's shape; returns the image count
- * or exits with a message. */
+/* Checks a batch against the first one's shape; returns the image count,
+ * 0 for a batch of one image (skipped with a warning: the last batch of
+ * an epoch may be that small), or exits with a message. */
 static size_t check_batch(const struct mli_record *rec, const struct mli_tensor *in,
 			  const struct mli_tensor *tg, const struct mli_resnet_config *cfg,
 			  uint64_t offset)
@@ -450,8 +451,12 @@ static size_t check_batch(const struct mli_record *rec, const struct mli_tensor 
 		what = "shape differs from the first batch's";
 	else if (cfg && in->dims[0] > cfg->batch)
 		what = "more images than the first batch (the largest batch comes first)";
-	else if (in->dims[0] < 2)
-		what = "fewer than 2 images (batch norm needs 2)";
+	if (!what && in->dims[0] < 2) {
+		fprintf(stderr, "%s: stdin: offset %" PRIu64 ": batch %.*s: skipped: 1 image "
+			"(batch norm needs 2)\n", prog, offset,
+			(int)(rec->key_len > 200 ? 200 : rec->key_len), rec->key ? rec->key : "");
+		return 0;
+	}
 	if (what) {
 		fprintf(stderr, "%s: stdin: offset %" PRIu64 ": batch %.*s: %s\n", prog, offset,
 			(int)(rec->key_len > 200 ? 200 : rec->key_len), rec->key ? rec->key : "",
@@ -530,7 +535,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: stdin: no batch\n", prog);
 		return PROGRAM_EXIT_FAILURE;
 	}
-	check_batch(&rec, &in, &tg, NULL, mli_reader_record_offset(r));
+	while (check_batch(&rec, &in, &tg, NULL, mli_reader_record_offset(r)) == 0)
+		if (!next_batch(r, &rec, &in, &tg)) {
+			fprintf(stderr, "%s: stdin: no batch of 2 images or more\n", prog);
+			return PROGRAM_EXIT_FAILURE;
+		}
 	mli_resnet_arch(o.arch, &cfg);
 	cfg.width = (size_t)o.width;
 	cfg.classes = tg.dims[1];
@@ -585,17 +594,22 @@ int main(int argc, char **argv)
 	}
 	if (!o.quiet)
 		fprintf(stderr,
-			"%s: %s width %ld, input %s, %zu classes, batch %zu, %.2f GMACs per image, "
-			"%.1f M parameters, %.0f MiB activations, %d threads, kernels %s\n",
+			"%s: %s width %ld, input %s, %zu classes, batch %zu, %.3g GMACs per image, "
+			"%.3g M parameters, %.0f MiB activations, %d threads, kernels %s\n",
 			prog, o.arch, o.width, t.in_shape, cfg.classes, cfg.batch,
 			mli_resnet_macs(t.net) / 1e9, (double)t.net->n_floats / 1e6,
 			(double)t.net->act_bytes / 1048576.0, mli_pool_threads(t.pool), kern->name);
 
 	double t0 = mli_now();
-	uint64_t images = 0, steps_run = 0;
+	uint64_t images = 0, steps_run = 0, skipped = 0;
 	int have = 1;
 	while (have && !stop_signal && (!o.max_steps || t.step < o.max_steps)) {
 		size_t n = check_batch(&rec, &in, &tg, &cfg, mli_reader_record_offset(r));
+		if (n == 0) {
+			skipped++;
+			have = next_batch(r, &rec, &in, &tg);
+			continue;
+		}
 		double ts = mli_now();
 		if (in.dtype == MLI_DTYPE_U8)
 			mli_resnet_input_u8(t.net, n, in.data);
@@ -640,9 +654,9 @@ int main(int argc, char **argv)
 		save(&t, "end");
 	}
 	double secs = mli_now() - t0;
-	fprintf(stderr, "%s: %" PRIu64 " steps, %" PRIu64 " images, %.1f images/s, at step %" PRIu64
-		", %.1f s\n", prog, steps_run, images, secs > 0 ? (double)images / secs : 0.0, t.step,
-		secs);
+	fprintf(stderr, "%s: %" PRIu64 " steps, %" PRIu64 " images, %" PRIu64 " batches skipped, "
+		"%.1f images/s, at step %" PRIu64 ", %.1f s\n", prog, steps_run, images, skipped,
+		secs > 0 ? (double)images / secs : 0.0, t.step, secs);
 	if (log && fclose(log) != 0)
 		fail(o.log, MLI_ESYS);
 	mli_reader_free(r);

@@ -30,7 +30,7 @@ tensors() {
 	mkmosaic batches $TEST_SET 16 64 2 > heldout.mli
 	run -0 --separate-stderr mli-train -q --arch 1,1,1 --width 16 --class-weights fixed \
 		--lr 0.003 --threads 2 --checkpoint-dir ckpt --log train.tsv < train.mli
-	[[ "$stderr" == *"mli-train: 800 steps, 25600 images,"* ]]
+	[[ "$stderr" == *"mli-train: 800 steps, 25600 images, 0 batches skipped,"* ]]
 	[ "$(wc -l < train.tsv)" -eq 801 ]
 	run -0 mkmosaic eval ckpt/latest.safetensors < heldout.mli
 	echo "$output"
