@@ -446,7 +446,7 @@ static void run_piece(struct eval *e, const struct mli_tensor *in, const struct 
 static void eval_batch(struct eval *e, const struct mli_record *rec, uint64_t offset)
 {
 	const struct options *o = e->opt;
-	struct mli_tensor in, tg;
+	struct mli_tensor in, tg = { 0 };
 	const char *why, *what = NULL;
 	const uint32_t *views = NULL;
 	const struct mli_field *vf;
@@ -550,6 +550,15 @@ static void print_prf(const char *label, const struct mli_prf *p)
 	       p->cr, p->cf1, p->op, p->or_, p->of1);
 }
 
+/* A figure of the table: "-" when undefined (no positives). */
+static void print_figure(const char *label, double v)
+{
+	if (isfinite(v))
+		printf("%-20s %.4f\n", label, v);
+	else
+		printf("%-20s -\n", label);
+}
+
 static void print_table(const struct eval *e, const struct mli_metrics_result *r)
 {
 	const struct options *o = e->opt;
@@ -563,13 +572,13 @@ static void print_table(const struct eval *e, const struct mli_metrics_result *r
 	printf("%-20s %" PRIu64 "\n", "ignored", r->ignored);
 	printf("%-20s %zu\n", "classes", r->classes);
 	printf("%-20s %zu\n", "classes_positive", r->classes_positive);
-	printf("%-20s %.4f\n", "mAP", r->map);
+	print_figure("mAP", r->map);
 	snprintf(label, sizeof label, "threshold %g", o->threshold);
 	print_prf(label, &r->at_threshold);
 	snprintf(label, sizeof label, "top %ld", o->top_k);
 	print_prf(label, &r->top);
-	printf("%-20s %.4f\n", "top1_accuracy", r->top1);
-	printf("%-20s %.4f\n", "top5_accuracy", r->top5);
+	print_figure("top1_accuracy", r->top1);
+	print_figure("top5_accuracy", r->top5);
 	if (!o->per_class)
 		return;
 	printf("\n%6s %8s %8s %8s %8s %8s  %s\n", "class", "AP", "pos", "P", "R", "F1", "name");
