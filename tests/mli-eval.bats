@@ -141,6 +141,11 @@ trained() {
 	[ "${#lines[@]}" -eq 4 ]
 	[ "${lines[3]}" = "$I/im_3.jpg" ]
 	[[ "$stderr" == *"40 images in 5 batches, 4 feature vectors"* ]]
+	# float32 batches (mli-batch --float) give the features of uint8 ones.
+	mkencoded $I/im_0.jpg $I/im_1.jpg $I/im_2.jpg $I/im_3.jpg | mli-decode -q --short-side 64 |
+		mli-augment -q --ten-crop --resize 40 --size 32 | mli-batch -q --float --size 8 > tenf.mli
+	mli-eval -q -c rgb/latest.safetensors --features-npy tenf.npy < tenf.mli
+	cmp ten.npy tenf.npy
 }
 
 @test "the scores kept for AP stay within --max-memory" {
