@@ -64,6 +64,11 @@ struct eval {
 	size_t keys_cap;
 	char *keybuf;          /* "BATCHKEY#i" when a batch has no KEYS */
 	size_t keybuf_cap;
+	const uint8_t *labels; /* this batch's BATCH_LABELS pairs, or NULL */
+	size_t *label_at;      /* (batch + 1) image i's pairs: label_at[i] .. [i + 1] */
+	size_t label_at_cap;
+	struct mli_label *pend;    /* the labels of the image featavg holds */
+	size_t n_pend, pend_cap;
 	uint64_t images, batches;
 };
 
@@ -374,11 +379,49 @@ static void emit_features(struct eval *e)
 	void *data;
 	if ((rc = mli_writer_begin(e->w, MLI_TYPE_FEATURES)) < 0 ||
 	    (rc = mli_writer_key(e->w, e->avg.out_key, strlen(e->avg.out_key))) < 0 ||
+	    (rc = mli_writer_labels(e->w, e->pend, e->n_pend)) < 0 ||
 	    (rc = mli_writer_tensor_reserve(e->w, MLI_TAG_FEATURE, MLI_DTYPE_F32, 1, &dim, &data)) < 0)
 		program_output_failed(prog, rc);
 	memcpy(data, e->avg.out, dim * sizeof(float));
 	if ((rc = mli_writer_end(e->w)) < 0)
 		program_output_failed(prog, rc);
+}
+
+/* Points e->labels and e->label_at at the sparse labels of a batch's n
+ * images (the reader has checked the field against n), or clears them. */
+static void batch_labels(struct eval *e, const struct mli_record *rec, size_t n)
+{
+	const struct mli_field *f = mli_record_field(rec, MLI_TAG_BATCH_LABELS);
+
+	e->labels = NULL;
+	if (!f || f->size < 4 * n)
+		return;
+	if (n + 1 > e->label_at_cap) {
+		e->label_at = xrealloc(e->label_at, (n + 1) * sizeof *e->label_at);
+		e->label_at_cap = n + 1;
+	}
+	e->label_at[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		e->label_at[i + 1] = e->label_at[i] + mli_load32(f->data + 4 * i);
+	if (e->label_at[n] * sizeof(struct mli_label) != f->size - 4 * n)
+		return;
+	e->labels = f->data + 4 * n;
+}
+
+/* Copies image i's labels (its first view's, for several) to go with the
+ * feature vector being averaged. */
+static void hold_labels(struct eval *e, size_t i)
+{
+	size_t n = e->labels ? e->label_at[i + 1] - e->label_at[i] : 0;
+
+	if (n > e->pend_cap) {
+		e->pend = xrealloc(e->pend, n * sizeof *e->pend);
+		e->pend_cap = n;
+	}
+	if (n)
+		memcpy(e->pend, e->labels + e->label_at[i] * sizeof(struct mli_label),
+		       n * sizeof(struct mli_label));
+	e->n_pend = n;
 }
 
 /* Runs n images (rows first..first+n of the batch) through the network
@@ -436,6 +479,8 @@ static void run_piece(struct eval *e, const struct mli_tensor *in, const struct 
 				fail("features", rc);
 			if (rc == 1)
 				emit_features(e);
+			if (e->avg.rows == 1)
+				hold_labels(e, first + i);
 		}
 		break;
 	}
@@ -479,6 +524,8 @@ static void eval_batch(struct eval *e, const struct mli_record *rec, uint64_t of
 		views = (const uint32_t *)(const void *)vf->data;
 	if (o->mode != MODE_METRICS)
 		batch_keys(e, rec, n);
+	if (o->mode == MODE_FEATURES)
+		batch_labels(e, rec, n);
 	for (size_t first = 0; first < n; first += step)
 		run_piece(e, &in, &tg, views, first, n - first < step ? n - first : step, offset);
 	e->batches++;
@@ -694,5 +741,7 @@ int main(int argc, char **argv)
 	free(e.keys);
 	free(e.key_lens);
 	free(e.keybuf);
+	free(e.label_at);
+	free(e.pend);
 	return 0;
 }

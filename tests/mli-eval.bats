@@ -141,6 +141,16 @@ trained() {
 	[ "${#lines[@]}" -eq 4 ]
 	[ "${lines[3]}" = "$I/im_3.jpg" ]
 	[[ "$stderr" == *"40 images in 5 batches, 4 feature vectors"* ]]
+	# FEATURES records keep each image's labels, across batch boundaries.
+	mkencoded "$I/im_0.jpg@image/jpeg=1:1,3:0.5" "$I/im_1.jpg@image/jpeg=2:1" $I/im_2.jpg |
+		mli-decode -q --short-side 64 | mli-augment -q --ten-crop --resize 40 --size 32 |
+		mli-batch -q --size 8 --classes 5 > labelled.mli
+	mli-eval -q -c rgb/latest.safetensors --features < labelled.mli > fl.mli
+	run -0 mli-cat --list fl.mli
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(cut -f2,3 <<<"$output")" = "$I/im_0.jpg	1:1,3:0.5
+$I/im_1.jpg	2:1
+$I/im_2.jpg	-" ]
 	# float32 batches (mli-batch --float) give the features of uint8 ones.
 	mkencoded $I/im_0.jpg $I/im_1.jpg $I/im_2.jpg $I/im_3.jpg | mli-decode -q --short-side 64 |
 		mli-augment -q --ten-crop --resize 40 --size 32 | mli-batch -q --float --size 8 > tenf.mli
