@@ -259,13 +259,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 				program_usage_error(prog, "--level: not a level from 0 to 19: '%s'", optarg);
 			o->level = v ? (int)v : -1;
 			break;
-		case 'p': o->progress_mode = MLI_PROGRESS_ON; break;
-		case 'q': o->progress_mode = MLI_PROGRESS_OFF; break;
-		case 'h': usage(stdout); program_close_stdout(prog); exit(0);
-		case 'V': program_version(prog);
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
-			exit(PROGRAM_EXIT_USAGE);
+			program_common_option(prog, c, usage, &o->progress_mode);
 		}
 	}
 	if (!o->mode)
@@ -568,8 +563,8 @@ int main(int argc, char **argv)
 			  program_input_size(o.files, o.n_files));
 
 	for (int i = 0; i < n_files && !failed; i++) {
-		const char *name = strcmp(files[i], "-") == 0 ? "stdin" : files[i];
-		int fd = strcmp(files[i], "-") == 0 ? STDIN_FILENO : open(files[i], O_RDONLY | O_CLOEXEC);
+		const char *name;
+		int fd = program_open_input(files[i], &name);
 
 		if (fd < 0) {
 			mli_progress_end(&r.progress);

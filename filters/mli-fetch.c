@@ -232,13 +232,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 				program_usage_error(prog, "--seed: not a number: '%s'", optarg);
 			f->seed = (uint64_t)v;
 			break;
-		case 'p': o->progress_mode = MLI_PROGRESS_ON; break;
-		case 'q': o->progress_mode = MLI_PROGRESS_OFF; break;
-		case 'h': usage(stdout); program_close_stdout(prog); exit(0);
-		case 'V': program_version(prog);
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
-			exit(PROGRAM_EXIT_USAGE);
+			program_common_option(prog, c, usage, &o->progress_mode);
 		}
 	}
 	if (classes_given && !o->retry_from)

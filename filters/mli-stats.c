@@ -110,13 +110,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'o': o->figures = optarg; break;
 		case OPT_NO_PLOT: o->no_plot = 1; break;
-		case 'p': o->progress_mode = MLI_PROGRESS_ON; break;
-		case 'q': o->progress_mode = MLI_PROGRESS_OFF; break;
-		case 'h': usage(stdout); program_close_stdout(prog); exit(0);
-		case 'V': program_version(prog);
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
-			exit(PROGRAM_EXIT_USAGE);
+			program_common_option(prog, c, usage, &o->progress_mode);
 		}
 	}
 	if (o->propagate && !o->dict_path)

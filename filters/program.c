@@ -1,5 +1,6 @@
 /* program.c: the user-facing conventions shared by the programs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "error.h"
 #include "program.h"
 
@@ -73,4 +75,34 @@ uint64_t program_input_size(char *const *files, int n_files)
 		total += (uint64_t)sb.st_size;
 	}
 	return total;
+}
+
+void program_common_option(const char *prog, int c, void (*usage)(FILE *), int *progress_mode)
+{
+	switch (c) {
+	case 'p':
+		*progress_mode = MLI_PROGRESS_ON;
+		return;
+	case 'q':
+		*progress_mode = MLI_PROGRESS_OFF;
+		return;
+	case 'h':
+		usage(stdout);
+		program_close_stdout(prog);
+		exit(0);
+	case 'V':
+		program_version(prog);
+	}
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+	exit(PROGRAM_EXIT_USAGE);
+}
+
+int program_open_input(const char *file, const char **name)
+{
+	if (strcmp(file, "-") == 0) {
+		*name = "stdin";
+		return STDIN_FILENO;
+	}
+	*name = file;
+	return open(file, O_RDONLY | O_CLOEXEC);
 }

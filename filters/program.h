@@ -33,6 +33,17 @@ void program_refuse_terminal(const char *prog);
 /* Flushes and closes stdout, ending as program_output_failed() on error. */
 void program_close_stdout(const char *prog);
 
+/* Handles the options every program has, after the program's own:
+ * -p/--progress and -q/--quiet (into *progress_mode), -h/--help (usage on
+ * stdout, exit 0) and -V/--version. Any other c is a usage error: a
+ * pointer to --help and exit 2. Returns only for -p and -q. */
+void program_common_option(const char *prog, int c, void (*usage)(FILE *), int *progress_mode);
+
+/* Opens an input named on the command line, "-" being stdin, and sets
+ * *name to what messages call it. Returns the descriptor, or -1 with
+ * errno set. */
+int program_open_input(const char *file, const char **name);
+
 /* The total size of the inputs (stdin when n_files is 0 or a name is
  * "-") when all are regular files, for an ETA; 0 when unknown. */
 uint64_t program_input_size(char *const *files, int n_files);
