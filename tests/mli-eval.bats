@@ -158,6 +158,21 @@ $I/im_2.jpg	-" ]
 	cmp ten.npy tenf.npy
 }
 
+@test "labels of -1 are ignored; confidences below --label-threshold are negatives" {
+	I=$MLI_DATA/images
+	mkencoded "$I/im_0.jpg@image/jpeg=1:1,3:-1" "$I/im_1.jpg@image/jpeg=2:1,0:-1" \
+		"$I/im_2.jpg@image/jpeg=1:1" "$I/im_3.jpg@image/jpeg=4:0.3" |
+		mli-decode -q --short-side 64 | mli-augment -q --eval --size 32 |
+		mli-batch -q --size 4 --classes 5 > ign.mli
+	mli-train -q --arch 1 --width 4 --threads 2 --checkpoint-dir rgb < ign.mli
+	# 4 images x 5 classes: positives 1, 2, 1; ignored 3 and 0; the rest
+	# (class 4's 0.3 included) negatives.
+	run -0 mli-eval -q -c rgb/latest.safetensors --json --per-class < ign.mli
+	[ "$(jq -c '[.positives, .negatives, .ignored, .classes_with_positives, .images_with_positives, [.per_class[] | .ignored]]' <<<"$output")" = '[3,15,2,2,3,[1,0,0,1,0]]' ]
+	run -0 mli-eval -q -c rgb/latest.safetensors --json --label-threshold 0.25 < ign.mli
+	[ "$(jq -c '[.positives, .negatives, .ignored, .classes_with_positives]' <<<"$output")" = '[4,14,2,3]' ]
+}
+
 @test "the scores kept for AP stay within --max-memory" {
 	trained
 	# 13 classes take 65 bytes per image: 1K holds 15 of the 64.
