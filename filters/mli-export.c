@@ -126,13 +126,8 @@ static void fail(struct export *e, const char *fmt, ...)
 {
 	va_list ap;
 
-	mli_progress_end(&e->progress);
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(PROGRAM_EXIT_FAILURE);
+	program_vfail(prog, &e->progress, NULL, fmt, ap);
 }
 
 static void skip(struct export *e, const char *reason, const char *name, uint64_t offset, const char *what)

@@ -154,15 +154,8 @@ static void die(struct import *im, const char *fmt, ...)
 {
 	va_list ap;
 
-	mli_progress_end(&im->progress);
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (im->w)
-		mli_writer_flush(im->w);
-	exit(PROGRAM_EXIT_FAILURE);
+	program_vfail(prog, &im->progress, im->w, fmt, ap);
 }
 
 /* A warning about one skipped record, shown unless --quiet. */

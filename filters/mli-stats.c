@@ -128,13 +128,8 @@ static void fail(struct stats *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	mli_progress_end(&s->progress);
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(PROGRAM_EXIT_FAILURE);
+	program_vfail(prog, &s->progress, NULL, fmt, ap);
 }
 
 static void *grow(struct stats *s, void *p, size_t *n, size_t want, size_t size)

@@ -106,3 +106,16 @@ int program_open_input(const char *file, const char **name)
 	*name = file;
 	return open(file, O_RDONLY | O_CLOEXEC);
 }
+
+void program_vfail(const char *prog, struct mli_progress *p, struct mli_writer *w,
+		   const char *fmt, va_list ap)
+{
+	if (p)
+		mli_progress_end(p);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	if (w)
+		mli_writer_flush(w);
+	exit(PROGRAM_EXIT_FAILURE);
+}

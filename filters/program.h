@@ -6,7 +6,11 @@
 #define MLI_PROGRAM_H
 
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
+
+#include "progress.h"
+#include "writer.h"
 
 #define PROGRAM_EXIT_FAILURE 1
 #define PROGRAM_EXIT_USAGE 2
@@ -43,6 +47,13 @@ void program_common_option(const char *prog, int c, void (*usage)(FILE *), int *
  * *name to what messages call it. Returns the descriptor, or -1 with
  * errno set. */
 int program_open_input(const char *file, const char **name);
+
+/* Ends the program after a fault: ends the progress line p, prints
+ * "PROG: message", writes out the whole frames gathered in w without an
+ * end frame (so that a consumer sees the output as truncated) and exits
+ * 1. p and w may be NULL. */
+void program_vfail(const char *prog, struct mli_progress *p, struct mli_writer *w,
+		   const char *fmt, va_list ap) __attribute__((format(printf, 4, 0), noreturn));
 
 /* The total size of the inputs (stdin when n_files is 0 or a name is
  * "-") when all are regular files, for an ETA; 0 when unknown. */
