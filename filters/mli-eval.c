@@ -95,13 +95,14 @@ static void usage(FILE *out)
 		"      --threads N         threads (MLI_THREADS, else one per CPU)\n"
 		"  -p, --progress          progress on stderr even when it is not a terminal\n"
 		"  -q, --quiet             no progress and no summary\n"
-		"      --help, --version\n",
+		"  -h, --help              show this help\n"
+		"  -V, --version           show the version\n",
 		prog);
 }
 
 enum {
 	OPT_PER_CLASS = 256, OPT_PROPAGATE, OPT_THRESHOLD, OPT_TOP, OPT_LABEL_THRESHOLD,
-	OPT_MAX_MEMORY, OPT_PREDICT, OPT_FEATURES, OPT_NPY, OPT_THREADS, OPT_HELP
+	OPT_MAX_MEMORY, OPT_PREDICT, OPT_FEATURES, OPT_NPY, OPT_THREADS
 };
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -122,7 +123,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, OPT_HELP },
+		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -134,7 +135,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->label_threshold = 0.5;
 	o->threads = -1;
 	o->max_memory = (uint64_t)2 << 30;
-	while ((c = getopt_long(argc, argv, "c:d:jpqV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:d:jpqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->checkpoint = optarg; break;
 		case 'd': o->dict = optarg; break;
@@ -173,11 +174,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 				program_usage_error(prog, "--threads: not a count from 1 to 1024: '%s'",
 						    optarg);
 			break;
-		case 'p': o->progress_mode = MLI_PROGRESS_ON; break;
-		case 'q': o->progress_mode = MLI_PROGRESS_OFF; break;
-		case OPT_HELP: usage(stdout); program_close_stdout(prog); exit(0);
-		case 'V': program_version(prog);
-		default: usage(stderr); exit(PROGRAM_EXIT_USAGE);
+		default: program_common_option(prog, c, usage, &o->progress_mode);
 		}
 	}
 	if (optind < argc)
