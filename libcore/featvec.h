@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define MLI_TYPE_FEATURES 5
 
 /* Averages consecutive rows that belong to one image. */
 struct mli_featavg {

@@ -54,6 +54,7 @@ const char *mli_type_name(int type)
 		[MLI_TYPE_ENCODED] = "ENCODED",
 		[MLI_TYPE_IMAGE] = "IMAGE",
 		[MLI_TYPE_BATCH] = "BATCH",
+		[MLI_TYPE_FEATURES] = "FEATURES",
 	};
 
 	if (type < 0 || (size_t)type >= sizeof names / sizeof names[0])

@@ -25,7 +25,8 @@ enum mli_type {
 	MLI_TYPE_ANNOTATION = 1,
 	MLI_TYPE_ENCODED = 2,
 	MLI_TYPE_IMAGE = 3,
-	MLI_TYPE_BATCH = 4
+	MLI_TYPE_BATCH = 4,
+	MLI_TYPE_FEATURES = 5
 };
 
 struct mli_frame_header {

@@ -38,6 +38,7 @@ const char *mli_tag_name(uint32_t tag)
 		[MLI_TAG_CONTENT_TYPE] = "CONTENT_TYPE",
 		[MLI_TAG_VIEW] = "VIEW", [MLI_TAG_VIEWS] = "VIEWS",
 		[MLI_TAG_WIDTH] = "WIDTH", [MLI_TAG_HEIGHT] = "HEIGHT",
+		[MLI_TAG_FEATURE] = "FEATURE",
 	};
 
 	if (tag >= sizeof names / sizeof names[0])
@@ -208,6 +209,14 @@ static int check_field(const struct mli_record *rec, const struct mli_field *f, 
 		return 0;
 	case MLI_TAG_VIEWS:
 		return 0; /* checked against the batch size in check_batch() */
+	case MLI_TAG_FEATURE:
+		if ((rc = mli_tensor_parse(f->data, f->size, &t, why)) < 0)
+			return rc;
+		if (t.dtype != MLI_DTYPE_F32 || t.ndim != 1) {
+			*why = "FEATURE not float32 [features]";
+			return MLI_ERECORD;
+		}
+		return 0;
 	case MLI_TAG_LABELS:
 		return check_labels(f->data, f->size, why);
 	case MLI_TAG_PIXELS:
@@ -305,6 +314,7 @@ static const uint32_t required_end[] = { MLI_TAG_COUNT, MLI_TAG_BYTES, MLI_TAG_D
 static const uint32_t required_encoded[] = { MLI_TAG_BLOB, 0 };
 static const uint32_t required_image[] = { MLI_TAG_PIXELS, 0 };
 static const uint32_t required_batch[] = { MLI_TAG_INPUT, 0 };
+static const uint32_t required_features[] = { MLI_TAG_FEATURE, 0 };
 
 int mli_record_parse(const uint8_t *payload, size_t len, int type,
 		     struct mli_record *rec, const char **why)
@@ -360,6 +370,7 @@ int mli_record_parse(const uint8_t *payload, size_t len, int type,
 	case MLI_TYPE_ENCODED: required = required_encoded; break;
 	case MLI_TYPE_IMAGE: required = required_image; break;
 	case MLI_TYPE_BATCH: required = required_batch; break;
+	case MLI_TYPE_FEATURES: required = required_features; break;
 	}
 	for (; required && *required; required++)
 		if (!mli_record_field(rec, *required)) {
