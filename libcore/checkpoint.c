@@ -202,10 +202,11 @@ static int cmp_begin(const void *a, const void *b)
 	return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
+static int parse(struct mli_ckpt *c, const char **why);
+
 int mli_ckpt_open(struct mli_ckpt **out, const char *path, const char **why)
 {
 	struct mli_ckpt *c = calloc(1, sizeof *c);
-	json_error_t jerr;
 	int rc;
 
 	*out = NULL;
@@ -213,9 +214,44 @@ int mli_ckpt_open(struct mli_ckpt **out, const char *path, const char **why)
 	if (!c)
 		return MLI_ENOMEM;
 	rc = read_file(path, &c->file, &c->size);
-	if (rc < 0)
-		goto fail;
-	rc = MLI_EINVAL;
+	if (rc == 0)
+		rc = parse(c, why);
+	if (rc < 0) {
+		mli_ckpt_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int mli_ckpt_parse(struct mli_ckpt **out, const void *data, size_t size, const char **why)
+{
+	struct mli_ckpt *c = calloc(1, sizeof *c);
+	int rc;
+
+	*out = NULL;
+	*why = NULL;
+	if (!c || !(c->file = malloc(size + 1))) {
+		free(c);
+		return MLI_ENOMEM;
+	}
+	memcpy(c->file, data, size);
+	c->size = size;
+	rc = parse(c, why);
+	if (rc < 0) {
+		mli_ckpt_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Checks the file in c->file and builds the tensor table. */
+static int parse(struct mli_ckpt *c, const char **why)
+{
+	json_error_t jerr;
+	int rc = MLI_EINVAL;
+
 	uint64_t hl = 0;
 	if (c->size < 8) {
 		*why = "shorter than its header length";
@@ -296,7 +332,10 @@ int mli_ckpt_open(struct mli_ckpt **out, const char *path, const char **why)
 				goto fail;
 			}
 			e->dims[d] = (size_t)json_integer_value(x);
-			count *= e->dims[d];
+			if (__builtin_mul_overflow(count, e->dims[d], &count)) {
+				*why = "bad shape";
+				goto fail;
+			}
 		}
 		if (b < 0 || en < b || (uint64_t)en > c->data_size ||
 		    (size_t)(en - b) != count * elem) {
@@ -323,10 +362,8 @@ int mli_ckpt_open(struct mli_ckpt **out, const char *path, const char **why)
 			goto fail;
 		}
 	free(sorted);
-	*out = c;
 	return 0;
 fail:
-	mli_ckpt_free(c);
 	return rc;
 }
 

@@ -41,6 +41,9 @@ struct mli_ckpt;
 int mli_ckpt_open(struct mli_ckpt **c, const char *path, const char **why);
 void mli_ckpt_free(struct mli_ckpt *c);
 
+/* The same from a copy of size bytes at data (no file). */
+int mli_ckpt_parse(struct mli_ckpt **c, const void *data, size_t size, const char **why);
+
 /* The F32 tensor of this name: *data (count floats, aligned copies are
  * the caller's business: the pointer may be unaligned), its shape.
  * Returns 0, or MLI_EINVAL when there is no such tensor or it is not

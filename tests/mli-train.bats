@@ -126,3 +126,9 @@ tensors() {
 	mkmosaic batches $TEST_SET 20 8 3 10 > more.mli
 	run_man_examples "$MLI_SRCDIR/man/mli-train.1"
 }
+
+@test "the checkpoint corpus replays through the safetensors reader without a crash" {
+	run -0 "$MLI_BUILDDIR/fuzz/replay-checkpoint" "$MLI_SRCDIR/fuzz/corpus/checkpoint"
+	[[ "$output" == *"ok 1 - "*"checkpoint: "[1-9]*" inputs replayed"* ]]
+	[[ "$output" != *"not ok"* ]]
+}
