@@ -73,6 +73,26 @@ tensors() {
 	grep -c 'loss/pos_count' whole/step-00000012.safetensors
 }
 
+@test "SIGTERM while waiting for input writes a checkpoint and ends by the signal" {
+	mkfifo feed
+	( mkmosaic batches $TEST_SET 2 4 3; exec sleep 60 ) > feed &
+	writer=$!
+	mli-train "${SMALL[@]}" --checkpoint-dir t --log t.tsv < feed 2> t.err &
+	trainer=$!
+	for _ in $(seq 100); do
+		[ "$(wc -l < t.tsv 2>/dev/null || echo 0)" -ge 3 ] && break
+		sleep 0.1
+	done
+	kill -TERM $trainer
+	status=0
+	wait $trainer || status=$?
+	kill $writer
+	cat t.err
+	[ "$status" -eq 143 ]
+	grep -q 'step 2: checkpoint t/step-00000002.safetensors (terminated)' t.err
+	[ "$(readlink t/latest.safetensors)" = step-00000002.safetensors ]
+}
+
 @test "two runs with the same seed are identical; another seed differs" {
 	mkmosaic batches $TEST_SET 3 8 5 > b.mli
 	mli-train -q "${SMALL[@]}" --checkpoint-dir a < b.mli
