@@ -141,6 +141,24 @@ tensors() {
 	run -2 mli-train --lr-steps 10,5
 }
 
+# The bytes of one tensor of a checkpoint.
+tensor() {
+	python3 -c 'import json,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; h=json.loads(b[8:8+n]); o=h[sys.argv[2]]["data_offsets"]; sys.stdout.buffer.write(b[8+n+o[0]:8+n+o[1]])' "$1" "$2"
+}
+
+@test "--init fine-tunes to another class count and input size, leaving the classifier out" {
+	mkmosaic batches $TEST_SET 2 8 3 > mosaics.mli
+	mkmosaic plain $TEST_SET 50 0 1 > plain.mli
+	mli-train -q "${SMALL[@]}" --checkpoint-dir pre < mosaics.mli
+	run -0 --separate-stderr mli-train "${SMALL[@]}" --loss softmax --lr 0 --max-steps 2 \
+		--init pre/latest.safetensors --checkpoint-dir fine < plain.mli
+	[[ "$stderr" == *"input 1x32x32, 10 classes, batch 50"* ]]
+	[[ "$stderr" == *"weights from pre/latest.safetensors"* ]]
+	k=stages_1_block_0/conv2_b2/conv2d/kernel
+	cmp <(tensor pre/latest.safetensors $k) <(tensor fine/latest.safetensors $k)
+	[ "$(tensor fine/latest.safetensors logits/dense/bias | wc -c)" -eq 40 ]
+}
+
 @test "the examples of the man page run" {
 	mkmosaic batches $TEST_SET 10 8 3 > mosaics.mli
 	mkmosaic batches $TEST_SET 20 8 3 10 > more.mli
