@@ -4,8 +4,9 @@
  * class count and the largest batch. Each batch is one step: forward,
  * loss, backward, momentum SGD. A line per step goes to stderr (and to
  * --log), checkpoints to --checkpoint-dir every --snapshot steps, at the
- * end and on SIGINT/SIGTERM. Memory is allocated before the first step;
- * a step allocates nothing. */
+ * end and on SIGINT/SIGTERM. The network's memory (parameters,
+ * gradients, momentum, activations) is allocated before the first step
+ * (resnet.h says what little a step still takes). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

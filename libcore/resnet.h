@@ -22,8 +22,9 @@
  * checkpoints map by renaming nothing); the gradients sit in a second
  * buffer at the same offsets. Activations, saved batch-norm statistics
  * and gradient scratch are allocated once, for the largest batch, when
- * the network is made: a training step allocates nothing (the convolution
- * work buffer grows on the first step only). */
+ * the network is made; the convolution work buffer grows on the first
+ * step only. (The batch-norm calls of nn.c still take a few channel-sized
+ * scratch arrays from malloc per call: kilobytes, freed at once.) */
 #ifndef MLI_RESNET_H
 #define MLI_RESNET_H
 
