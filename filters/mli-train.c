@@ -105,7 +105,8 @@ static void usage(FILE *out)
 		"  --max-steps N           stop after N steps in all\n"
 		"  --log FILE              one TSV line per step\n"
 		"  -q, --quiet             no per-step lines on stderr\n"
-		"      --help, --version\n",
+		"  -h, --help              show this help\n"
+		"  -V, --version           show the version\n",
 		prog);
 }
 
@@ -113,8 +114,7 @@ enum {
 	OPT_ARCH = 256, OPT_WIDTH, OPT_LOSS, OPT_CLASS_WEIGHTS, OPT_NEG_SELECT, OPT_MASK_THRES,
 	OPT_LR, OPT_LR_WARMUP, OPT_WARMUP, OPT_WARMUP_EVERY, OPT_WARMUP_FACTOR, OPT_LR_STEPS,
 	OPT_MOMENTUM, OPT_WEIGHT_DECAY, OPT_BN_DECAY, OPT_SEED, OPT_FREEZE, OPT_THREADS,
-	OPT_CKPT_DIR, OPT_SNAPSHOT, OPT_KEEP, OPT_RESUME, OPT_INIT, OPT_MAX_STEPS, OPT_LOG,
-	OPT_HELP, OPT_VERSION
+	OPT_CKPT_DIR, OPT_SNAPSHOT, OPT_KEEP, OPT_RESUME, OPT_INIT, OPT_MAX_STEPS, OPT_LOG
 };
 
 static double opt_double(const char *name, const char *s, double lo, double hi)
@@ -177,8 +177,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "max-steps", required_argument, NULL, OPT_MAX_STEPS },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -197,7 +197,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		.keep = 5,
 		.threads = -1,
 	};
-	while ((c = getopt_long(argc, argv, "q", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qhV", longs, NULL)) != -1) {
 		switch (c) {
 		case OPT_ARCH: {
 			struct mli_resnet_config cfg;
@@ -245,8 +245,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_MAX_STEPS: o->max_steps = (uint64_t)opt_long("max-steps", optarg, 1, 0x7fffffffffffffffL); break;
 		case OPT_LOG: o->log = optarg; break;
 		case 'q': o->quiet = 1; break;
-		case OPT_HELP: usage(stdout); exit(0);
-		case OPT_VERSION: program_version(prog);
+		case 'h': usage(stdout); program_close_stdout(prog); exit(0);
+		case 'V': program_version(prog);
 		default: usage(stderr); exit(PROGRAM_EXIT_USAGE);
 		}
 	}
