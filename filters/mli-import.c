@@ -398,59 +398,9 @@ static ssize_t read_image(struct import *im, int dirfd, const char *path)
 
 /* --- annotation lists --- */
 
-/* Lines of an input, with the bytes read ahead to guess its format first. */
-struct lines {
-	int fd;
-	char *buf;
-	size_t cap, start, end;
-	int eof;
-};
-
-/* The next line (without '\n') in *line, *len: 1, 0 at the end, or -1 on a
- * read error (errno set) or a line over max bytes (errno EFBIG). */
-static int next_line(struct lines *l, char **line, size_t *len, size_t max)
-{
-	for (;;) {
-		char *nl = memchr(l->buf + l->start, '\n', l->end - l->start);
-		if (nl || (l->eof && l->end > l->start)) {
-			size_t n = (size_t)((nl ? nl : l->buf + l->end) - (l->buf + l->start));
-			*line = l->buf + l->start;
-			*len = n;
-			l->start += n + (nl ? 1 : 0);
-			return 1;
-		}
-		if (l->eof)
-			return 0;
-		if (l->start > 0) {
-			memmove(l->buf, l->buf + l->start, l->end - l->start);
-			l->end -= l->start;
-			l->start = 0;
-		}
-		if (l->end == l->cap) {
-			if (l->cap >= max) {
-				errno = EFBIG;
-				return -1;
-			}
-			char *b = realloc(l->buf, 2 * l->cap);
-			if (!b)
-				return -1;
-			l->buf = b;
-			l->cap *= 2;
-		}
-		ssize_t got = read(l->fd, l->buf + l->end, l->cap - l->end);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -1;
-		if (got == 0)
-			l->eof = 1;
-		l->end += (size_t)got;
-	}
-}
-
 static void import_list(struct import *im, const char *name, int fd, const uint8_t *pre, size_t npre)
 {
-	struct lines l = { fd, malloc(1 << 16), 1 << 16, 0, npre, 0 };
+	struct mli_lines l = { fd, malloc(1 << 16), 1 << 16, 0, npre, 0 };
 	uint64_t lineno = 0;
 	int rootfd = AT_FDCWD;
 	char *line;
@@ -464,7 +414,7 @@ static void import_list(struct import *im, const char *name, int fd, const uint8
 		die(im, "%s", mli_strerror(MLI_ENOMEM));
 	if (im->opt->root && (rootfd = open(im->opt->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		die(im, "%s: %s", im->opt->root, strerror(errno));
-	while ((rc = next_line(&l, &line, &len, 1 << 24)) > 0) {
+	while ((rc = mli_lines_next(&l, &line, &len)) > 0) {
 		struct mli_annotation a;
 		const char *why;
 		uint32_t bad_class = 0;

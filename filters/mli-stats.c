@@ -298,59 +298,10 @@ static void stats_stream(struct stats *s, const char *name, int fd, const uint8_
 	}
 }
 
-/* Lines of an input, starting with the bytes read ahead to guess its
- * format. */
-struct lines {
-	int fd;
-	char *buf;
-	size_t cap, start, end;
-	int eof;
-};
-
-/* The next line (without '\n'): 1, 0 at the end, -1 on a read error or a
- * line over 16 MiB (errno EFBIG). */
-static int next_line(struct lines *l, char **line, size_t *len)
-{
-	for (;;) {
-		char *nl = memchr(l->buf + l->start, '\n', l->end - l->start);
-		if (nl || (l->eof && l->end > l->start)) {
-			size_t n = (size_t)((nl ? nl : l->buf + l->end) - (l->buf + l->start));
-			*line = l->buf + l->start;
-			*len = n;
-			l->start += n + (nl ? 1 : 0);
-			return 1;
-		}
-		if (l->eof)
-			return 0;
-		if (l->start > 0) {
-			memmove(l->buf, l->buf + l->start, l->end - l->start);
-			l->end -= l->start;
-			l->start = 0;
-		}
-		if (l->end == l->cap) {
-			char *b = l->cap < (1u << 24) ? realloc(l->buf, 2 * l->cap) : NULL;
-			if (!b) {
-				errno = l->cap < (1u << 24) ? ENOMEM : EFBIG;
-				return -1;
-			}
-			l->buf = b;
-			l->cap *= 2;
-		}
-		ssize_t got = read(l->fd, l->buf + l->end, l->cap - l->end);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -1;
-		if (got == 0)
-			l->eof = 1;
-		l->end += (size_t)got;
-	}
-}
-
 static void stats_list(struct stats *s, const char *name, int fd, const uint8_t *pre, size_t npre)
 {
 	static struct mli_label labels[MLI_ANNOTATION_LABELS_MAX];
-	struct lines l = { fd, malloc(1 << 16), 1 << 16, 0, npre, 0 };
+	struct mli_lines l = { fd, malloc(1 << 16), 1 << 16, 0, npre, 0 };
 	uint64_t lineno = 0;
 	char *line;
 	size_t len;
@@ -359,7 +310,7 @@ static void stats_list(struct stats *s, const char *name, int fd, const uint8_t 
 	if (!l.buf)
 		fail(s, "%s", mli_strerror(MLI_ENOMEM));
 	memcpy(l.buf, pre, npre);
-	while ((rc = next_line(&l, &line, &len)) > 0) {
+	while ((rc = mli_lines_next(&l, &line, &len)) > 0) {
 		struct mli_annotation a;
 		const char *why;
 		int prc;

@@ -23,6 +23,7 @@
 #include "jpeg.h"
 #include "kernels.h"
 #include "keyset.h"
+#include "lines.h"
 #include "loss.h"
 #include "metrics.h"
 #include "nn.h"
