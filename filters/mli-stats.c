@@ -51,6 +51,7 @@ struct stats {
 	uint64_t *per_count;       /* [n_counts] images with each number of tags */
 	size_t n_counts;
 	struct mli_label *scratch; /* for --propagate */
+	struct mli_label *line_labels; /* [MLI_ANNOTATION_LABELS_MAX] of a list line */
 	size_t scratch_cap;
 	struct mli_tally tally;
 	struct mli_progress progress;
@@ -300,14 +301,15 @@ static void stats_stream(struct stats *s, const char *name, int fd, const uint8_
 
 static void stats_list(struct stats *s, const char *name, int fd, const uint8_t *pre, size_t npre)
 {
-	static struct mli_label labels[MLI_ANNOTATION_LABELS_MAX];
 	struct mli_lines l = { fd, malloc(1 << 16), 1 << 16, 0, npre, 0 };
 	uint64_t lineno = 0;
 	char *line;
 	size_t len;
 	int rc;
 
-	if (!l.buf)
+	if (!s->line_labels)
+		s->line_labels = malloc(MLI_ANNOTATION_LABELS_MAX * sizeof *s->line_labels);
+	if (!l.buf || !s->line_labels)
 		fail(s, "%s", mli_strerror(MLI_ENOMEM));
 	memcpy(l.buf, pre, npre);
 	while ((rc = mli_lines_next(&l, &line, &len)) > 0) {
@@ -317,7 +319,7 @@ static void stats_list(struct stats *s, const char *name, int fd, const uint8_t 
 
 		lineno++;
 		s->bytes += len + 1;
-		prc = mli_annotation_parse(line, len, labels, MLI_ANNOTATION_LABELS_MAX, &a, &why);
+		prc = mli_annotation_parse(line, len, s->line_labels, MLI_ANNOTATION_LABELS_MAX, &a, &why);
 		if (prc == 0)
 			continue;
 		s->tally.in++;
@@ -542,6 +544,7 @@ int main(int argc, char **argv)
 	free(s.per_class);
 	free(s.per_count);
 	free(s.scratch);
+	free(s.line_labels);
 	mli_dictionary_free(s.dict);
 	return 0;
 }
