@@ -54,9 +54,8 @@ struct options {
 struct job {
 	const char *skip;          /* a reason not to use the record, or NULL */
 	int rc;                    /* 0, or the MLI_E* code of a failure */
-	uint8_t *in;               /* labels, key, then pixels [h, w, c] */
-	size_t in_cap;
-	size_t n_labels, key_len;
+	struct mli_record_copy in; /* the record, owned by the job */
+	const uint8_t *pixels;     /* [h, w, c], in the copy */
 	uint32_t h, w, c;
 	int n_out;                 /* views made: 1, or 10 with --ten-crop */
 	uint8_t *out;              /* [n_out, size, size, c] */
@@ -273,21 +272,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 /* ---- jobs ---- */
 
-static const struct mli_label *job_labels(const struct job *j)
-{
-	return (const struct mli_label *)j->in;
-}
-
-static const char *job_key(const struct job *j)
-{
-	return (const char *)j->in + j->n_labels * sizeof(struct mli_label);
-}
-
-static const uint8_t *job_pixels(const struct job *j)
-{
-	return (const uint8_t *)job_key(j) + j->key_len;
-}
-
 static int reserve(uint8_t **p, size_t *cap, size_t need)
 {
 	uint8_t *q;
@@ -301,34 +285,27 @@ static int reserve(uint8_t **p, size_t *cap, size_t need)
 	return 0;
 }
 
-/* Copies what the output needs out of the reader's buffer. */
+/* Keeps what the output needs beyond the reader's next call. */
 static int job_fill(struct job *j, const struct mli_record *rec)
 {
 	struct mli_tensor px;
 	const char *why;
-	size_t lsize = rec->n_labels * sizeof(struct mli_label);
 	int rc;
 
 	j->skip = NULL;
 	j->rc = 0;
 	j->n_out = 0;
-	j->n_labels = rec->n_labels;
-	j->key_len = rec->key_len;
-	if (rec->type != MLI_TYPE_IMAGE || mli_record_tensor(rec, MLI_TAG_PIXELS, &px, &why) < 0) {
-		j->skip = "not-image";
-		px.count = 0;
-	} else {
-		j->h = px.dims[0];
-		j->w = px.dims[1];
-		j->c = px.dims[2];
-	}
-	if ((rc = reserve(&j->in, &j->in_cap, lsize + rec->key_len + px.count)) < 0)
+	j->pixels = NULL;
+	if ((rc = mli_record_copy(&j->in, rec)) < 0)
 		return rc;
-	if (lsize)
-		memcpy(j->in, rec->labels, lsize);
-	memcpy(j->in + lsize, rec->key, rec->key_len);
-	if (px.count)
-		memcpy(j->in + lsize + rec->key_len, px.data, px.count);
+	if (rec->type != MLI_TYPE_IMAGE || mli_record_tensor(&j->in.rec, MLI_TAG_PIXELS, &px, &why) < 0) {
+		j->skip = "not-image";
+		return 0;
+	}
+	j->h = px.dims[0];
+	j->w = px.dims[1];
+	j->c = px.dims[2];
+	j->pixels = px.data;
 	return 0;
 }
 
@@ -336,7 +313,7 @@ static int job_fill(struct job *j, const struct mli_record *rec)
 static void job_run(struct job *j, const struct options *o)
 {
 	size_t view = (size_t)o->size * o->size * j->c;
-	const uint8_t *src = job_pixels(j);
+	const uint8_t *src = j->pixels;
 	uint32_t rh, rw;
 
 	if (j->skip)
@@ -351,7 +328,7 @@ static void job_run(struct job *j, const struct options *o)
 		if ((j->rc = reserve(&j->scratch, &j->scratch_cap,
 				     mli_augment_scratch_size(o->size, j->c))) < 0)
 			return;
-		mli_rng_init(&rng, o->seed, job_key(j), j->key_len, o->epoch);
+		mli_rng_init(&rng, o->seed, j->in.rec.key, j->in.rec.key_len, o->epoch);
 		mli_augment_draw(&o->params, &rng, j->h, j->w, &d);
 		j->rc = mli_augment_apply(&d, src, j->h, j->w, j->c, j->out, o->size, j->scratch);
 		break;
@@ -403,8 +380,8 @@ static void write_views(struct run *r, const struct job *j)
 	for (int v = 0; v < j->n_out; v++) {
 		uint32_t idx = (uint32_t)v;
 		if ((rc = mli_writer_begin(r->w, MLI_TYPE_IMAGE)) < 0
-		    || (j->key_len && (rc = mli_writer_key(r->w, job_key(j), j->key_len)) < 0)
-		    || (rc = mli_writer_labels(r->w, job_labels(j), j->n_labels)) < 0
+		    || (j->in.rec.key_len && (rc = mli_writer_key(r->w, j->in.rec.key, j->in.rec.key_len)) < 0)
+		    || (rc = mli_writer_labels(r->w, j->in.rec.labels, j->in.rec.n_labels)) < 0
 		    || (rc = mli_writer_tensor_reserve(r->w, MLI_TAG_PIXELS, MLI_DTYPE_U8, 3, dims, &data)) < 0)
 			program_output_failed(prog, rc);
 		memcpy(data, j->out + (size_t)v * view, view);
@@ -426,7 +403,7 @@ static void write_chunk(struct run *r, const struct chunk *ch)
 			mli_tally_skip(&r->tally, j->skip, 1);
 		} else if (j->rc < 0) {
 			mli_progress_end(&r->progress);
-			fprintf(stderr, "%s: %s: %.*s: %s\n", prog, r->name, (int)j->key_len, job_key(j),
+			fprintf(stderr, "%s: %s: %.*s: %s\n", prog, r->name, (int)j->in.rec.key_len, j->in.rec.key,
 				mli_strerror(j->rc));
 			r->failed = 1;
 		} else {
@@ -588,7 +565,7 @@ int main(int argc, char **argv)
 	mli_writer_free(r.w);
 	for (int c = 0; c < 2; c++) {
 		for (size_t k = 0; k < r.chunk_cap; k++) {
-			free(r.chunks[c].jobs[k].in);
+			mli_record_copy_free(&r.chunks[c].jobs[k].in);
 			free(r.chunks[c].jobs[k].out);
 			free(r.chunks[c].jobs[k].scratch);
 		}

@@ -49,11 +49,8 @@ enum job_state { JOB_FREE, JOB_QUEUED, JOB_DONE };
  * reader's buffer, then the result. */
 struct job {
 	enum job_state state;
-	int type;
-	uint8_t *in;               /* labels, then key, blob and source bytes */
-	size_t in_cap;
-	size_t n_labels, key_len, blob_len, source_len;
-	int has_source;
+	struct mli_record_copy in; /* the record, owned by the job */
+	const struct mli_field *blob, *source; /* in the copy, or NULL */
 	int rc;                    /* 0, or MLI_E* with fault set */
 	const char *skip;          /* a reason that is not a decode fault */
 	struct mli_fault fault;
@@ -214,55 +211,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 /* ---- jobs ---- */
 
-static const struct mli_label *job_labels(const struct job *j)
-{
-	return (const struct mli_label *)j->in;
-}
-
-static const char *job_key(const struct job *j)
-{
-	return (const char *)j->in + j->n_labels * sizeof(struct mli_label);
-}
-
-static const uint8_t *job_blob(const struct job *j)
-{
-	return (const uint8_t *)job_key(j) + j->key_len;
-}
-
-static const char *job_source(const struct job *j)
-{
-	return (const char *)job_blob(j) + j->blob_len;
-}
-
-/* Copies what the output needs out of the reader's buffer. */
+/* Keeps what the output needs beyond the reader's next call. */
 static int job_fill(struct job *j, const struct mli_record *rec)
 {
-	const struct mli_field *blob = mli_record_field(rec, MLI_TAG_BLOB);
-	const struct mli_field *source = mli_record_field(rec, MLI_TAG_SOURCE);
-	size_t need;
-	uint8_t *p;
+	int rc;
 
-	j->type = rec->type;
-	j->n_labels = rec->n_labels;
-	j->key_len = rec->key_len;
-	j->blob_len = blob ? blob->size : 0;
-	j->has_source = source != NULL;
-	j->source_len = source ? source->size : 0;
-	need = j->n_labels * sizeof(struct mli_label) + j->key_len + j->blob_len + j->source_len;
-	if (need > j->in_cap) {
-		if (!(p = realloc(j->in, need)))
-			return MLI_ENOMEM;
-		j->in = p;
-		j->in_cap = need;
-	}
-	if (j->n_labels)
-		memcpy(j->in, rec->labels, j->n_labels * sizeof(struct mli_label));
-	if (j->key_len)
-		memcpy((char *)job_key(j), rec->key, j->key_len);
-	if (j->blob_len)
-		memcpy((uint8_t *)job_blob(j), blob->data, j->blob_len);
-	if (j->source_len)
-		memcpy((char *)job_source(j), source->data, j->source_len);
+	if ((rc = mli_record_copy(&j->in, rec)) < 0)
+		return rc;
+	j->blob = mli_record_field(&j->in.rec, MLI_TAG_BLOB);
+	j->source = mli_record_field(&j->in.rec, MLI_TAG_SOURCE);
 	j->rc = 0;
 	j->skip = NULL;
 	j->fault.reason = MLI_FAULT_NONE;
@@ -272,11 +229,11 @@ static int job_fill(struct job *j, const struct mli_record *rec)
 /* The work of one record, on any thread; it touches only the job. */
 static void job_run(struct job *j, const struct options *o)
 {
-	if (j->type != MLI_TYPE_ENCODED) {
+	if (j->in.rec.type != MLI_TYPE_ENCODED) {
 		j->skip = "not-encoded";
 		return;
 	}
-	j->rc = mli_decode(job_blob(j), j->blob_len, &o->dopt, &j->img, &j->fault);
+	j->rc = mli_decode(j->blob->data, j->blob->size, &o->dopt, &j->img, &j->fault);
 	if (j->rc < 0 || !o->quality)
 		return;
 	j->rc = mli_jpeg_encode(j->img.pixels, j->img.width, j->img.height, o->quality, &j->jpeg,
@@ -423,7 +380,7 @@ static void pool_stop(struct pool *p)
 	}
 	for (size_t i = 0; p->jobs && i < p->n_jobs; i++) {
 		job_clear(&p->jobs[i]);
-		free(p->jobs[i].in);
+		mli_record_copy_free(&p->jobs[i].in);
 	}
 	free(p->jobs);
 	free(p->queued);
@@ -457,14 +414,14 @@ static void write_record(struct run *r, const struct job *j)
 	int rc;
 
 	if ((rc = mli_writer_begin(r->w, r->opt->quality ? MLI_TYPE_ENCODED : MLI_TYPE_IMAGE)) < 0
-	    || (j->key_len && (rc = mli_writer_key(r->w, job_key(j), j->key_len)) < 0)
-	    || (rc = mli_writer_labels(r->w, job_labels(j), j->n_labels)) < 0)
+	    || (j->in.rec.key_len && (rc = mli_writer_key(r->w, j->in.rec.key, j->in.rec.key_len)) < 0)
+	    || (rc = mli_writer_labels(r->w, j->in.rec.labels, j->in.rec.n_labels)) < 0)
 		program_output_failed(prog, rc);
 	if (r->opt->quality) {
 		if ((rc = mli_writer_field(r->w, MLI_TAG_BLOB, j->jpeg, j->jpeg_len)) < 0
 		    || (rc = mli_writer_field(r->w, MLI_TAG_MEDIA, "image/jpeg", 10)) < 0
-		    || (j->has_source
-			&& (rc = mli_writer_field(r->w, MLI_TAG_SOURCE, job_source(j), j->source_len)) < 0))
+		    || (j->source
+			&& (rc = mli_writer_field(r->w, MLI_TAG_SOURCE, j->source->data, j->source->size)) < 0))
 			program_output_failed(prog, rc);
 	} else {
 		uint32_t dims[3] = { j->img.height, j->img.width, j->img.channels };
@@ -493,13 +450,13 @@ static int emit(struct run *r, const struct job *j)
 	detail = j->skip ? "not an ENCODED record" : j->fault.detail;
 	mli_tally_skip(&r->tally, reason, 1);
 	if (r->failures) {
-		put_key(r->failures, job_key(j), j->key_len);
+		put_key(r->failures, j->in.rec.key, j->in.rec.key_len);
 		fprintf(r->failures, "\t%s\t%s\n", reason, detail);
 	}
 	if (r->opt->progress_mode != MLI_PROGRESS_OFF || r->opt->strict) {
 		mli_progress_end(&r->progress);
 		fprintf(stderr, "%s: %s: ", prog, r->input);
-		put_key(stderr, job_key(j), j->key_len);
+		put_key(stderr, j->in.rec.key, j->in.rec.key_len);
 		fprintf(stderr, ": %s: %s%s\n", reason, detail, r->opt->strict ? "" : " (skipped)");
 	}
 	return r->opt->strict ? -1 : 0;

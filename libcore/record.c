@@ -1,5 +1,6 @@
 /* record.c: parsing and checking record payloads. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -325,6 +326,8 @@ int mli_record_parse(const uint8_t *payload, size_t len, int type,
 
 	memset(rec, 0, offsetof(struct mli_record, fields));
 	rec->type = type;
+	rec->payload = payload;
+	rec->payload_len = len;
 	while (pos < len) {
 		struct mli_field *f;
 		size_t end;
@@ -415,4 +418,41 @@ int mli_record_tensor(const struct mli_record *rec, uint32_t tag,
 		return MLI_EINVAL;
 	}
 	return mli_tensor_parse(f->data, f->size, t, why);
+}
+
+int mli_record_copy(struct mli_record_copy *c, const struct mli_record *rec)
+{
+	const uint8_t *from = rec->payload;
+	uint8_t *to;
+
+	if (rec->payload_len > c->cap) {
+		free(c->buf);
+		c->cap = 0;
+		if (posix_memalign((void **)&c->buf, 64, rec->payload_len) != 0) {
+			c->buf = NULL;
+			return MLI_ENOMEM;
+		}
+		c->cap = rec->payload_len;
+	}
+	to = c->buf;
+	if (rec->payload_len)
+		memcpy(to, from, rec->payload_len);
+	c->rec = *rec;
+	c->rec.payload = to;
+	/* Every view keeps its offset into the payload. */
+	for (size_t i = 0; i < rec->n_fields; i++)
+		c->rec.fields[i].data = to + (rec->fields[i].data - from);
+	if (rec->key)
+		c->rec.key = (const char *)to + ((const uint8_t *)rec->key - from);
+	if (rec->labels)
+		c->rec.labels = (const struct mli_label *)(const void *)
+			(to + ((const uint8_t *)rec->labels - from));
+	return 0;
+}
+
+void mli_record_copy_free(struct mli_record_copy *c)
+{
+	free(c->buf);
+	c->buf = NULL;
+	c->cap = 0;
 }

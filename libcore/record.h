@@ -68,6 +68,8 @@ struct mli_tensor {
 
 struct mli_record {
 	int type;
+	const uint8_t *payload;          /* the payload_len bytes parsed */
+	size_t payload_len;
 	const char *key;                 /* key_len bytes, not NUL-terminated */
 	size_t key_len;
 	const struct mli_label *labels;  /* n_labels pairs */
@@ -82,6 +84,20 @@ struct mli_record {
  * phrase naming the fault. */
 int mli_record_parse(const uint8_t *payload, size_t len, int type,
 		     struct mli_record *rec, const char **why);
+
+/* An owned copy of a record, for work that outlives the view it was made
+ * from (a record handed to a worker thread while the reader moves on).
+ * Zero-initialise; the buffer is reused from copy to copy. */
+struct mli_record_copy {
+	struct mli_record rec;  /* the same views, pointing into buf */
+	uint8_t *buf;           /* 64-byte aligned, like the reader's */
+	size_t cap;
+};
+
+/* Copies rec's payload into c and points c->rec into the copy. Returns 0
+ * or MLI_ENOMEM. */
+int mli_record_copy(struct mli_record_copy *c, const struct mli_record *rec);
+void mli_record_copy_free(struct mli_record_copy *c);
 
 /* The field with this tag, or NULL. */
 const struct mli_field *mli_record_field(const struct mli_record *rec, uint32_t tag);

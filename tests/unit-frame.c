@@ -643,6 +643,32 @@ static void test_short_reads_and_eintr(struct tap *tap)
 	free(b.p);
 }
 
+static void test_a_record_copy_outlives_its_reader(struct tap *tap)
+{
+	struct buf b = sample_stream(2);
+	int fd = memfile(b.p, b.n);
+	struct mli_reader *r = mli_reader_open(fd, NULL);
+	struct mli_record_copy c = { 0 };
+	struct mli_record rec;
+	struct mli_tensor t;
+	const char *why;
+
+	ASSERT_EQ(mli_reader_next(r, &rec), 1);
+	ASSERT_EQ(mli_reader_next(r, &rec), 1); /* the image record */
+	ASSERT_EQ(mli_record_copy(&c, &rec), 0);
+	mli_reader_free(r);
+	close(fd);
+	memset(b.p, 0, b.n);
+	ASSERT_EQ(c.rec.type, MLI_TYPE_IMAGE);
+	ASSERT_MEM_EQ(c.rec.key, "http://example.org/1.jpg", 24);
+	ASSERT_EQ(mli_record_tensor(&c.rec, MLI_TAG_PIXELS, &t, &why), 0);
+	ASSERT_EQ(t.count, 5 * 7 * 3);
+	ASSERT_EQ(((const uint8_t *)t.data)[10], (uint8_t)(10 * 7 + 1));
+	ASSERT((const uint8_t *)t.data >= c.buf && (const uint8_t *)t.data < c.buf + c.cap);
+	mli_record_copy_free(&c);
+	free(b.p);
+}
+
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
@@ -662,5 +688,6 @@ int main(void)
 	RUN(test_writer_refuses_bad_keys_and_shapes);
 	RUN(test_writing_to_a_closed_pipe_is_epipe);
 	RUN(test_short_reads_and_eintr);
+	RUN(test_a_record_copy_outlives_its_reader);
 	return tap_done(tap);
 }
