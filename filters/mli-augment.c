@@ -112,14 +112,11 @@ static void usage(FILE *out)
 
 static uint64_t parse_u64(const char *opt, const char *s)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || *s == '-')
+	if (mli_parse_u64(s, UINT64_MAX, &v) < 0)
 		program_usage_error(prog, "%s: not a whole number: '%s'", opt, s);
-	return (uint64_t)v;
+	return v;
 }
 
 static double parse_num(const char *opt, const char *s, double lo, double hi)
@@ -132,18 +129,10 @@ static double parse_num(const char *opt, const char *s, double lo, double hi)
 }
 
 /* "LO,HI" with lo <= LO <= HI <= hi. */
-static void parse_range(const char *opt, char *s, double lo, double hi, double *a, double *b)
+static void parse_range(const char *opt, const char *s, double lo, double hi, double *a, double *b)
 {
-	char *comma = strchr(s, ',');
-
-	if (!comma)
-		program_usage_error(prog, "%s: not LO,HI: '%s'", opt, s);
-	*comma = '\0';
-	*a = parse_num(opt, s, lo, hi);
-	*b = parse_num(opt, comma + 1, lo, hi);
-	*comma = ',';
-	if (*a > *b)
-		program_usage_error(prog, "%s: LO is more than HI: '%s'", opt, s);
+	if (mli_parse_range(s, lo, hi, a, b) < 0)
+		program_usage_error(prog, "%s: not LO,HI with %g <= LO <= HI <= %g: '%s'", opt, lo, hi, s);
 }
 
 static uint32_t parse_side(const char *opt, const char *s)

@@ -75,14 +75,11 @@ static void usage(FILE *out)
 
 static uint64_t parse_u64(const char *opt, const char *s)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || *s == '-')
+	if (mli_parse_u64(s, UINT64_MAX, &v) < 0)
 		program_usage_error(prog, "%s: not a whole number: '%s'", opt, s);
-	return (uint64_t)v;
+	return v;
 }
 
 /* The class count of a dictionary file. */

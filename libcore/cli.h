@@ -4,6 +4,7 @@
 #ifndef MLI_CLI_H
 #define MLI_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Parses a whole decimal integer in [lo, hi]. Returns 0, MLI_EINVAL for
@@ -16,6 +17,24 @@ int mli_parse_size(const char *s, uint64_t max, uint64_t *out);
 
 /* Parses a decimal number (as strtod) in [lo, hi]. */
 int mli_parse_double(const char *s, double lo, double hi, double *out);
+
+/* Parses a whole unsigned decimal number of at most max: digits only, no
+ * sign and no leading space (strtoull would take " -1" as 2^64-1).
+ * Returns 0, MLI_EINVAL or MLI_ERANGE. */
+int mli_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* Parses "LO,HI": two numbers in [lo, hi] with LO <= HI. Returns 0,
+ * MLI_EINVAL (not two numbers) or MLI_ERANGE (outside [lo, hi], or LO
+ * more than HI). */
+int mli_parse_range(const char *s, double lo, double hi, double *a, double *b);
+
+/* Parses a comma-separated list of whole numbers in [lo, hi], each more
+ * than the one before when increasing is set, at most max of them, into
+ * out[] and *n. An empty list, an empty item ("1,,2") or a trailing comma
+ * is MLI_EINVAL; a number out of range, out of order or one too many is
+ * MLI_ERANGE. */
+int mli_parse_long_list(const char *s, long lo, long hi, int increasing,
+			long *out, size_t max, size_t *n);
 
 enum mli_progress_mode {
 	MLI_PROGRESS_AUTO = 0,  /* when stderr is a terminal */

@@ -44,6 +44,43 @@ static void test_parse_double(struct tap *tap)
 	ASSERT_EQ(mli_parse_double("0.5x", 0, 1, &d), MLI_EINVAL);
 }
 
+static void test_parse_u64_refuses_signs_and_spaces(struct tap *tap)
+{
+	uint64_t v = 0;
+
+	ASSERT_EQ(mli_parse_u64("18446744073709551615", UINT64_MAX, &v), 0);
+	ASSERT(v == UINT64_MAX);
+	ASSERT_EQ(mli_parse_u64("18446744073709551616", UINT64_MAX, &v), MLI_ERANGE);
+	ASSERT_EQ(mli_parse_u64(" -1", UINT64_MAX, &v), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_u64("-1", UINT64_MAX, &v), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_u64("+1", UINT64_MAX, &v), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_u64("11", 10, &v), MLI_ERANGE);
+	ASSERT(v == UINT64_MAX);
+}
+
+static void test_parse_range_and_lists(struct tap *tap)
+{
+	double a = 0, b = 0;
+	long l[4];
+	size_t n = 0;
+
+	ASSERT_EQ(mli_parse_range("0.08,1", 0, 1, &a, &b), 0);
+	ASSERT(a == 0.08 && b == 1);
+	ASSERT_EQ(mli_parse_range("0.5,0.25", 0, 1, &a, &b), MLI_ERANGE);
+	ASSERT_EQ(mli_parse_range(",1", 0, 1, &a, &b), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_range("0,1,1", 0, 1, &a, &b), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_range("0.5", 0, 1, &a, &b), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_long_list("3,4,23,3", 1, 64, 0, l, 4, &n), 0);
+	ASSERT_EQ(n, 4);
+	ASSERT_EQ(l[2], 23);
+	ASSERT_EQ(mli_parse_long_list("1,2,3,4,5", 1, 64, 0, l, 4, &n), MLI_ERANGE);
+	ASSERT_EQ(mli_parse_long_list("10,5", 1, 64, 1, l, 4, &n), MLI_ERANGE);
+	ASSERT_EQ(mli_parse_long_list("1,,2", 1, 64, 0, l, 4, &n), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_long_list("1,", 1, 64, 0, l, 4, &n), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_long_list("", 1, 64, 0, l, 4, &n), MLI_EINVAL);
+	ASSERT_EQ(n, 4);
+}
+
 static void test_tally_counts_by_reason(struct tap *tap)
 {
 	struct mli_tally t;
@@ -72,6 +109,8 @@ int main(void)
 	RUN(test_parse_long_checks_text_and_range);
 	RUN(test_parse_size_takes_binary_suffixes);
 	RUN(test_parse_double);
+	RUN(test_parse_u64_refuses_signs_and_spaces);
+	RUN(test_parse_range_and_lists);
 	RUN(test_tally_counts_by_reason);
 	return tap_done(tap);
 }

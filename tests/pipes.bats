@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# pipes.bats: every program in a pipe whose other end goes away.
+#
+# A consumer that exits early (head -c 100) must end every program that
+# writes frames quietly: killed by SIGPIPE as cat(1) would be, nothing on
+# stderr. A producer that dies (kill -9 after some bytes, at a frame
+# boundary and inside a frame) must make every program that reads frames
+# say that its stream is truncated, name it, and exit 1; and what such a
+# program wrote itself must read as truncated too, never as complete.
+# The outputs are made larger than a pipe can hold (1 MiB, which the
+# writer asks for), so that the closed pipe is always met.
+
+setup_file() {
+	load helper
+	require_data
+	local d=$BATS_FILE_TMPDIR
+	cd "$d"
+	head -4 "$DATA/train_im_list_tiny.txt" | awk -F'\t' -v OFS='\t' '{ $1 = "im_" NR - 1 ".jpg"; print }' > list4.txt
+	mli-fetch -q -r "$IMAGES" list4.txt > enc.mli
+	mli-decode -q -s 64 enc.mli > img.mli
+	mli-cat img.mli img.mli img.mli > img12.mli
+	mli-augment -q --train --size 32 img12.mli > aug.mli
+	mli-cat aug.mli aug.mli aug.mli aug.mli aug.mli aug.mli > aug72.mli
+	for _ in $(seq 20); do cat "$DATA"/tfrecords/*.tfrecords; done > shards.tfrecords
+	# A checkpoint of a tiny network, and batches that fit it.
+	local fashion=/usr/share/datasets/fashion-mnist
+	"$MLI_BUILDDIR/tests/mkmosaic" batches "$fashion/t10k-images-idx3-ubyte.gz" \
+		"$fashion/t10k-labels-idx1-ubyte.gz" 6 8 3 > mosaics.mli
+	mli-train -q --arch 1,1 --width 4 --threads 2 --checkpoint-dir ckpt < mosaics.mli 2>/dev/null
+}
+
+setup() {
+	load helper
+	cd "$BATS_TEST_TMPDIR"
+	F=$BATS_FILE_TMPDIR
+}
+
+# Runs the command given with its stdout through `head -c 100`; sets
+# status to the command's exit status and stderr to what it printed.
+early_exit() {
+	local rc
+	"$@" 2> err.txt | head -c 100 > /dev/null
+	rc=${PIPESTATUS[0]}
+	status=$rc
+	stderr=$(cat err.txt)
+}
+
+# Asserts the quiet end: SIGPIPE (128 + 13), no message.
+assert_quiet_sigpipe() {
+	[ "$status" -eq 141 ] || { echo "status $status, stderr: $stderr"; return 1; }
+	[ -z "$stderr" ] || { echo "stderr: $stderr"; return 1; }
+}
+
+@test "a consumer that exits early ends every producer of frames quietly, by SIGPIPE" {
+	early_exit mli-cat "$F/enc.mli"
+	assert_quiet_sigpipe
+	early_exit mli-cat -L 3 "$F/enc.mli"
+	assert_quiet_sigpipe
+	early_exit mli-fetch -r "$IMAGES" "$F/list4.txt"
+	assert_quiet_sigpipe
+	early_exit mli-decode "$F/enc.mli"
+	assert_quiet_sigpipe
+	early_exit mli-decode -e 90 "$F/enc.mli"
+	assert_quiet_sigpipe
+	early_exit mli-augment --train --size 224 "$F/img12.mli"
+	assert_quiet_sigpipe
+	early_exit mli-batch --size 1 --classes 11166 "$F/aug72.mli"
+	assert_quiet_sigpipe
+	early_exit mli-import "$F/shards.tfrecords"
+	assert_quiet_sigpipe
+	early_exit mli-export --tfrecord "$F/enc.mli"
+	assert_quiet_sigpipe
+}
+
+@test "a consumer that exits early ends a whole pipeline quietly" {
+	# Each stage ends by SIGPIPE in turn, from the last one back.
+	# (mli-decode reads ahead a few records: more than that are sent.)
+	local st
+	mli-cat "$F/enc.mli" "$F/enc.mli" "$F/enc.mli" "$F/enc.mli" "$F/enc.mli" 2> e1 |
+		mli-decode -j 1 2> e2 | head -c 100 > /dev/null || true "${st:=${PIPESTATUS[*]}}"
+	: "${st:=${PIPESTATUS[*]}}"
+	[ "$st" = "141 141 0" ] || { echo "$st"; false; }
+	[ ! -s e1 ] && [ ! -s e2 ]
+}
+
+# Writes the first $2 bytes of file $1, then dies by SIGKILL: a producer
+# killed in the middle of a stream.
+dying_producer() {
+	head -c "$2" "$1"
+	kill -9 $BASHPID
+}
+
+# The byte offset of record $2 (0-based) of stream $1: a frame boundary.
+frame_offset() {
+	mli-cat --json "$1" | sed -n "$(($2 + 1))p" | sed 's/^{"offset":\([0-9]*\),.*/\1/'
+}
+
+# Runs the command given with stdin from a producer that dies after $1
+# bytes of $2; output in out.bin, status and stderr as run sets them.
+behind_dying_producer() {
+	local bytes=$1 file=$2
+	shift 2
+	status=0
+	{ dying_producer "$file" "$bytes" 2>/dev/null; } | "$@" > out.bin 2> err.txt || status=$?
+	stderr=$(cat err.txt)
+}
+
+# Asserts status 1 and a last message that names stdin and the cut.
+assert_truncated() {
+	local last
+	last=$(tail -n 1 <<< "$stderr")
+	[ "$status" -eq 1 ] || { echo "status $status, stderr: $stderr"; return 1; }
+	[[ "$last" == "$1: stdin: offset "[0-9]*": "* ]] || [[ "$stderr" == *"$1: stdin: offset "[0-9]*": "* ]] ||
+		{ echo "stderr: $stderr"; return 1; }
+	[[ "$stderr" == *"truncated frame payload"* || "$stderr" == *"stream ends without an end frame"* ||
+		"$stderr" == *"truncated frame header"* ]] || { echo "stderr: $stderr"; return 1; }
+}
+
+# Asserts that out.bin holds whole frames and no end frame.
+assert_output_truncated() {
+	run -1 --separate-stderr mli-cat --verify out.bin
+	[[ "$stderr" == "mli-cat: out.bin: offset "*": stream ends without an end frame" ]] ||
+		{ echo "out.bin: $stderr"; return 1; }
+}
+
+@test "a producer killed at a frame boundary leaves every reader of frames with a truncated stream" {
+	local img enc mos aug
+	enc=$(frame_offset "$F/enc.mli" 2)
+	img=$(frame_offset "$F/img.mli" 3)
+	mos=$(frame_offset "$F/mosaics.mli" 4)
+	aug=$(frame_offset "$F/aug.mli" 5)
+	behind_dying_producer "$enc" "$F/enc.mli" mli-cat
+	assert_truncated mli-cat
+	assert_output_truncated
+	[ "$(mli-cat --list out.bin 2>/dev/null | wc -l)" -eq 2 ]
+	behind_dying_producer "$enc" "$F/enc.mli" mli-cat --verify
+	assert_truncated mli-cat
+	behind_dying_producer "$enc" "$F/enc.mli" mli-cat --count
+	assert_truncated mli-cat
+	behind_dying_producer "$enc" "$F/enc.mli" mli-decode -s 32
+	assert_truncated mli-decode
+	assert_output_truncated
+	behind_dying_producer "$img" "$F/img.mli" mli-augment --train --size 32
+	assert_truncated mli-augment
+	assert_output_truncated
+	behind_dying_producer "$aug" "$F/aug.mli" mli-batch --size 2
+	assert_truncated mli-batch
+	assert_output_truncated
+	behind_dying_producer "$enc" "$F/enc.mli" mli-export --tfrecord
+	assert_truncated mli-export
+	behind_dying_producer "$img" "$F/img.mli" mli-stats
+	assert_truncated mli-stats
+	behind_dying_producer "$mos" "$F/mosaics.mli" mli-train --arch 1,1 --width 4 --threads 2 --checkpoint-dir t
+	assert_truncated mli-train
+	behind_dying_producer "$mos" "$F/mosaics.mli" mli-eval -c "$F/ckpt/latest.safetensors"
+	assert_truncated mli-eval
+	behind_dying_producer "$mos" "$F/mosaics.mli" mli-eval -c "$F/ckpt/latest.safetensors" --features
+	assert_truncated mli-eval
+}
+
+@test "a producer killed inside a frame leaves every reader of frames with a truncated stream" {
+	local img enc mos aug
+	enc=$(($(frame_offset "$F/enc.mli" 2) + 1000))
+	img=$(($(frame_offset "$F/img.mli" 3) + 1000))
+	mos=$(($(frame_offset "$F/mosaics.mli" 4) + 1000))
+	aug=$(($(frame_offset "$F/aug.mli" 5) + 1000))
+	behind_dying_producer "$enc" "$F/enc.mli" mli-cat
+	assert_truncated mli-cat
+	assert_output_truncated
+	behind_dying_producer 20 "$F/enc.mli" mli-cat
+	assert_truncated mli-cat
+	behind_dying_producer "$enc" "$F/enc.mli" mli-cat --list
+	assert_truncated mli-cat
+	behind_dying_producer "$enc" "$F/enc.mli" mli-decode -s 32
+	assert_truncated mli-decode
+	assert_output_truncated
+	behind_dying_producer "$img" "$F/img.mli" mli-augment --train --size 32
+	assert_truncated mli-augment
+	assert_output_truncated
+	behind_dying_producer "$aug" "$F/aug.mli" mli-batch --size 2
+	assert_truncated mli-batch
+	assert_output_truncated
+	behind_dying_producer "$enc" "$F/enc.mli" mli-export --tfrecord
+	assert_truncated mli-export
+	behind_dying_producer "$img" "$F/img.mli" mli-stats
+	assert_truncated mli-stats
+	behind_dying_producer "$mos" "$F/mosaics.mli" mli-train --arch 1,1 --width 4 --threads 2 --checkpoint-dir t
+	assert_truncated mli-train
+	behind_dying_producer "$mos" "$F/mosaics.mli" mli-eval -c "$F/ckpt/latest.safetensors"
+	assert_truncated mli-eval
+}
+
+@test "a stream cut by a dying producer keeps its whole frames for mli-cat --skip-bad" {
+	local cut
+	cut=$(($(frame_offset "$F/img12.mli" 5) + 1000))
+	behind_dying_producer "$cut" "$F/img12.mli" mli-cat --skip-bad
+	assert_truncated mli-cat
+	assert_output_truncated
+	# The five whole records, byte for byte the first five of the source.
+	[ "$(mli-cat --list out.bin 2>/dev/null | wc -l)" -eq 5 ]
+	diff <(mli-cat --list out.bin 2>/dev/null) <(mli-cat --list "$F/img12.mli" | head -5)
+}
