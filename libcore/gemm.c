@@ -1,24 +1,19 @@
 /* gemm.c: the blocked, packed, threaded SGEMM driver (see gemm.h).
  *
- * Blocking for AMD Zen (tuned on Zen 5: 48 KiB L1d, 1 MiB L2 per core,
- * shared L3; sized to also suit Zen 3's 32 KiB / 512 KiB): with
- * MR x NR = 6 x 16 and KC = 320 an A strip (7.5 KiB) and a B strip
- * (20 KiB) fit L1d together; an MC x KC block of A (120 x 320, 150 KiB)
- * stays in L2 while the NR strips of B stream past it; a KC x NC panel
- * of B (320 x 2048, 2.5 MiB) lives in L3. On one core, timed in CPU
- * time, KC 256..384 with MC 72..168 came within 5% of each other on
- * 2000^3 and on convolution shapes; MC 288 with NC 3072 lost a third on
- * two threads. Blocks are fixed, not derived from the thread count, so
- * the summation order over k is always the same. */
+ * The cache blocking (KC, MC, NC) is the kernel table's (kernels.c says
+ * why each table has the figures it has): an NR-wide strip of B, KC
+ * deep, stays in L1 while the MR-high strips of an MC x KC block of A
+ * stream past it from L2; a KC x NC panel of B lives in L3. Blocks are
+ * fixed per table, not derived from the thread count, so the summation
+ * order over k is always the same for a table. Measured for the 6 x 16
+ * tiles on one Zen 5 core, in CPU time: KC 256..384 with MC 72..168 came
+ * within 5% of each other on 2000^3 and on convolution shapes; MC 288
+ * with NC 3072 lost a third on two threads. */
 #include <stdint.h>
 #include <string.h>
 
 #include "error.h"
 #include "gemm.h"
-
-#define KC 320
-#define MC 120
-#define NC 2048
 
 struct gemm_job {
 	const struct mli_kernels *kern;
@@ -87,6 +82,9 @@ static void pack_b(float *dst, const struct gemm_job *j, size_t p0, size_t kc, s
 			 * and B is repacked often (backward-weights of 1x1s). */
 			for (size_t p = 0; p < kc; p++)
 				memcpy(dst + p * 16, src + p * j->b_rs, 16 * sizeof *dst);
+		} else if (j->b_cs == 1 && cols == nr && nr == 32) {
+			for (size_t p = 0; p < kc; p++)
+				memcpy(dst + p * 32, src + p * j->b_rs, 32 * sizeof *dst);
 		} else if (j->b_cs == 1 && cols == nr) {
 			for (size_t p = 0; p < kc; p++)
 				memcpy(dst + p * nr, src + p * j->b_rs, nr * sizeof *dst);
@@ -132,10 +130,11 @@ static void gemm_block(const struct gemm_job *j, float *scratch, size_t i0, size
 {
 	const struct mli_kernels *kern = j->kern;
 	size_t mr = kern->sgemm_mr, nr = kern->sgemm_nr;
+	size_t KC = kern->sgemm_kc, MC = kern->sgemm_mc, NC = kern->sgemm_nc;
 	float *bp = scratch;                             /* (NC / NR, KC, NR) */
-	float *ap = scratch + (size_t)KC * (NC + nr);    /* (MC / MR, KC, MR) */
-	float *lb = ap + (size_t)KC * (MC + mr);         /* (MC, KC) loaded A */
-	float edge[16 * 16];                             /* MR x NR, mr, nr <= 16 */
+	float *ap = scratch + KC * (NC + nr);            /* (MC / MR, KC, MR) */
+	float *lb = ap + KC * (MC + mr);                 /* (MC, KC) loaded A */
+	float edge[MLI_SGEMM_MAX_MR * MLI_SGEMM_MAX_NR]; /* MR x NR */
 
 	if (j->k == 0 || j->alpha == 0.0f) {
 		if (j->beta == 0.0f)
@@ -223,8 +222,9 @@ static void gemm_task(void *arg, int i, int n)
 
 size_t mli_sgemm_scratch_bytes(const struct mli_kernels *kern)
 {
-	size_t mr = kern->sgemm_mr, nr = kern->sgemm_nr;
-	return ((size_t)KC * (NC + nr) + (size_t)KC * (MC + mr) + (size_t)KC * MC) * sizeof(float);
+	size_t mr = kern->sgemm_mr, nr = kern->sgemm_nr, kc = kern->sgemm_kc;
+	return (kc * (kern->sgemm_nc + nr) + kc * (kern->sgemm_mc + mr) + kc * kern->sgemm_mc) *
+	       sizeof(float);
 }
 
 static int run_gemm(struct gemm_job *j)
@@ -256,7 +256,7 @@ int mli_sgemm_loaded(const struct mli_kernels *kern, struct mli_pool *pool,
 		.b = b, .c = c, .ldc = ldc, .load = load,
 	};
 
-	if (!pool || kern->sgemm_mr > 16 || kern->sgemm_nr > 16)
+	if (!pool || kern->sgemm_mr > MLI_SGEMM_MAX_MR || kern->sgemm_nr > MLI_SGEMM_MAX_NR)
 		return MLI_EINVAL;
 	if (ldc < n || (trans_b ? ldb < k : ldb < n))
 		return MLI_EINVAL;
@@ -277,7 +277,7 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 		.alpha = alpha, .beta = beta, .a = a, .b = b, .c = c, .ldc = ldc,
 	};
 
-	if (!pool || kern->sgemm_mr > 16 || kern->sgemm_nr > 16)
+	if (!pool || kern->sgemm_mr > MLI_SGEMM_MAX_MR || kern->sgemm_nr > MLI_SGEMM_MAX_NR)
 		return MLI_EINVAL;
 	if (ldc < n || (trans_a ? lda < m : lda < k) || (trans_b ? ldb < k : ldb < n))
 		return MLI_EINVAL;

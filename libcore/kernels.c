@@ -1,4 +1,11 @@
-/* kernels.c: choosing the kernel table from the CPU and MLI_KERNELS. */
+/* kernels.c: choosing the kernel table from the CPU and MLI_KERNELS.
+ *
+ * Cache blocking per table (see gemm.c for the loop nest), tuned on Zen 5
+ * (48 KiB L1d, 1 MiB L2 per core, shared L3): the KC x NR strip of B
+ * stays in L1 while MC / MR strips of A stream past it from L2, and the
+ * KC x NC panel of B lives in L3. For the 6 x 16 tiles (AVX2 and ref) KC
+ * 320 and MC 120 (a 20 KiB B strip, a 150 KiB A block); for the
+ * AVX-512 14 x 32 tile, the figures of bench/RESULTS.md. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +18,9 @@ static const struct mli_kernels table_ref = {
 	.u8_to_f32 = mli__u8_to_f32_ref,
 	.sgemm_mr = MLI_SGEMM_REF_MR,
 	.sgemm_nr = MLI_SGEMM_REF_NR,
+	.sgemm_kc = 320,
+	.sgemm_mc = 120,
+	.sgemm_nc = 2048,
 	.sgemm_ukr = mli__sgemm_ukr_ref,
 	.bn_sums = mli__bn_sums_ref,
 	.scale_shift = mli__scale_shift_ref,
@@ -27,6 +37,9 @@ static const struct mli_kernels table_avx2 = {
 	.u8_to_f32 = mli__u8_to_f32_avx2,
 	.sgemm_mr = MLI_SGEMM_AVX2_MR,
 	.sgemm_nr = MLI_SGEMM_AVX2_NR,
+	.sgemm_kc = 320,
+	.sgemm_mc = 120,
+	.sgemm_nc = 2048,
 	.sgemm_ukr = mli__sgemm_ukr_avx2,
 	.bn_sums = mli__bn_sums_avx2,
 	.scale_shift = mli__scale_shift_avx2,
@@ -38,6 +51,26 @@ static const struct mli_kernels table_avx2 = {
 };
 #endif
 
+#ifdef MLI_HAVE_AVX512
+static const struct mli_kernels table_avx512 = {
+	.name = "avx512",
+	.u8_to_f32 = mli__u8_to_f32_avx512,
+	.sgemm_mr = MLI_SGEMM_AVX512_MR,
+	.sgemm_nr = MLI_SGEMM_AVX512_NR,
+	.sgemm_kc = 256,
+	.sgemm_mc = 168,
+	.sgemm_nc = 2048,
+	.sgemm_ukr = mli__sgemm_ukr_avx512,
+	.bn_sums = mli__bn_sums_avx512,
+	.scale_shift = mli__scale_shift_avx512,
+	.bn_grad_sums = mli__bn_grad_sums_avx512,
+	.bn_grad_dx = mli__bn_grad_dx_avx512,
+	.relu = mli__relu_avx512,
+	.relu_grad = mli__relu_grad_avx512,
+	.add = mli__add_avx512,
+};
+#endif
+
 const struct mli_kernels *mli_kernels_ref(void)
 {
 	return &table_ref;
@@ -46,17 +79,23 @@ const struct mli_kernels *mli_kernels_ref(void)
 const struct mli_kernels *mli_kernels_select(void)
 {
 	const char *want = getenv("MLI_KERNELS");
-	const struct mli_kernels *best = &table_ref;
+	/* The tables this build and CPU can run, best first. */
+	const struct mli_kernels *ok[3];
+	size_t n = 0;
 
+#ifdef MLI_HAVE_AVX512
+	if (mli_cpu_has_avx512())
+		ok[n++] = &table_avx512;
+#endif
 #ifdef MLI_HAVE_AVX2
 	if (mli_cpu_has_avx2_fma())
-		best = &table_avx2;
+		ok[n++] = &table_avx2;
 #endif
+	ok[n++] = &table_ref;
 	if (!want || !*want || strcmp(want, "auto") == 0)
-		return best;
-	if (strcmp(want, "ref") == 0)
-		return &table_ref;
-	if (strcmp(want, best->name) == 0)
-		return best;
+		return ok[0];
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(want, ok[i]->name) == 0)
+			return ok[i];
 	return NULL;
 }

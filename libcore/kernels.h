@@ -2,7 +2,8 @@
  *
  * Every kernel has a portable reference version (kernels_ref.c), which the
  * tests treat as the truth, and where it pays an instruction-set version
- * (kernels_avx2.c, the only file built with -mavx2 -mfma). A program asks
+ * (kernels_avx2.c, built with -mavx2 -mfma, and kernels_avx512.c, built
+ * with the AVX-512 flags; no other file gets those flags). A program asks
  * for the table once, at start-up, and keeps the pointer. */
 #ifndef MLI_KERNELS_H
 #define MLI_KERNELS_H
@@ -10,8 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The largest micro-tile any table uses (gemm.c sizes its edge tile by
+ * these). */
+#define MLI_SGEMM_MAX_MR 16
+#define MLI_SGEMM_MAX_NR 64
+
 struct mli_kernels {
-	const char *name;  /* "ref" or "avx2" */
+	const char *name;  /* "ref", "avx2" or "avx512" */
 
 	/* dst[i] = src[i] * scale + bias for i < n: pixels to network input
 	 * (scale 2/255, bias -1 maps 0..255 to [-1, 1]). */
@@ -25,9 +31,14 @@ struct mli_kernels {
 	 * summing over k in order from zero, and
 	 * stores the mr x nr tile into c (row stride ldc), or adds it to c's
 	 * contents when accumulate is nonzero. Every table sums in the same
-	 * order; the AVX2 one rounds once per step (FMA), the reference
-	 * twice, so the two agree to rounding, not bit for bit. */
-	size_t sgemm_mr, sgemm_nr;  /* at most 16 each */
+	 * order; the AVX2 and AVX-512 ones round once per step (FMA), the
+	 * reference twice, so those agree to rounding, not bit for bit.
+	 * gemm.c splits k into blocks of sgemm_kc (each block's sum is added
+	 * to C in turn), takes A in blocks of sgemm_mc rows and B in panels
+	 * of sgemm_nc columns: the cache blocking that suits the tile, part
+	 * of the table because the summation order over k depends on it. */
+	size_t sgemm_mr, sgemm_nr;  /* at most MLI_SGEMM_MAX_MR, _NR */
+	size_t sgemm_kc, sgemm_mc, sgemm_nc;  /* mc a multiple of mr, nc of nr */
 	void (*sgemm_ukr)(size_t kc, const float *a, size_t a_rs, size_t a_cs, const float *b,
 			  float *c, size_t ldc, int accumulate);
 
@@ -59,7 +70,8 @@ struct mli_kernels {
 
 /* The best table this CPU runs, unless the environment variable
  * MLI_KERNELS names one: "ref" forces the reference kernels, "avx2" the
- * AVX2/FMA ones. Returns NULL when MLI_KERNELS names a table that is
+ * AVX2/FMA ones, "avx512" the AVX-512 ones ("auto" or empty: the best).
+ * Returns NULL when MLI_KERNELS names a table that is
  * unknown or that this build or CPU cannot run. */
 const struct mli_kernels *mli_kernels_select(void);
 

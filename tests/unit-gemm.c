@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "gemm.h"
@@ -135,6 +136,8 @@ static void test_sgemm_matches_double_precision(struct tap *tap)
 	static const size_t dims[][3] = {
 		{ 1, 1, 1 }, { 5, 3, 7 }, { 6, 16, 1 }, { 7, 17, 33 }, { 13, 31, 300 },
 		{ 61, 45, 333 }, { 150, 19, 700 }, { 23, 2100, 9 }, { 0, 5, 5 }, { 5, 5, 0 },
+		/* Around the AVX-512 tile (14 x 32) and blocks (KC 256, MC 168). */
+		{ 14, 32, 1 }, { 15, 33, 257 }, { 29, 65, 530 }, { 170, 40, 20 },
 	};
 	static const float ab[][2] = { { 1, 0 }, { 1, 1 }, { -0.5f, 0.75f } };
 	const struct mli_kernels *tables[2] = { mli_kernels_ref(), mli_kernels_select() };
@@ -190,13 +193,39 @@ static void test_sgemm_is_bit_identical_across_thread_counts(struct tap *tap)
 	free(c);
 }
 
+/* The tests that take mli_kernels_select() run once for every optimised
+ * table this build and CPU can run (MLI_KERNELS set to each in turn;
+ * the reference alone when there is none), or once for the table
+ * MLI_KERNELS names when the caller set it. */
+static const char *const optimised[] = { "avx512", "avx2", "ref" };
+
+static int use_table(size_t i, const char *fixed)
+{
+	static int ran;
+
+	if (fixed)
+		return i == 0;
+	if (strcmp(optimised[i], "ref") == 0 && ran)
+		return 0;
+	setenv("MLI_KERNELS", optimised[i], 1);
+	if (!mli_kernels_select())
+		return 0;
+	printf("# table %s\n", optimised[i]);
+	ran = 1;
+	return 1;
+}
+
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
+	const char *fixed = getenv("MLI_KERNELS");
 
 	RUN(test_pool_runs_every_share_once);
 	RUN(test_pool_split_covers_the_range);
-	RUN(test_sgemm_matches_double_precision);
-	RUN(test_sgemm_is_bit_identical_across_thread_counts);
+	for (size_t i = 0; i < sizeof optimised / sizeof optimised[0]; i++)
+		if (use_table(i, fixed)) {
+			RUN(test_sgemm_matches_double_precision);
+			RUN(test_sgemm_is_bit_identical_across_thread_counts);
+		}
 	return tap_done(tap);
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "kernels.h"
@@ -439,15 +440,41 @@ static void test_row_kernels_match_the_reference_bit_for_bit(struct tap *tap)
 	}
 }
 
+/* The tests that take mli_kernels_select() run once for every optimised
+ * table this build and CPU can run (MLI_KERNELS set to each in turn;
+ * the reference alone when there is none), or once for the table
+ * MLI_KERNELS names when the caller set it. */
+static const char *const optimised[] = { "avx512", "avx2", "ref" };
+
+static int use_table(size_t i, const char *fixed)
+{
+	static int ran;
+
+	if (fixed)
+		return i == 0;
+	if (strcmp(optimised[i], "ref") == 0 && ran)
+		return 0;
+	setenv("MLI_KERNELS", optimised[i], 1);
+	if (!mli_kernels_select())
+		return 0;
+	printf("# table %s\n", optimised[i]);
+	ran = 1;
+	return 1;
+}
+
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
+	const char *fixed = getenv("MLI_KERNELS");
 
-	RUN(test_row_kernels_match_the_reference_bit_for_bit);
-	RUN(test_batch_norm_forward_and_backward);
-	RUN(test_batch_norm_is_bit_identical_across_thread_counts);
-	RUN(test_relu_add_and_average_pooling);
-	RUN(test_fully_connected_forward_and_backward);
+	for (size_t i = 0; i < sizeof optimised / sizeof optimised[0]; i++)
+		if (use_table(i, fixed)) {
+			RUN(test_row_kernels_match_the_reference_bit_for_bit);
+			RUN(test_batch_norm_forward_and_backward);
+			RUN(test_batch_norm_is_bit_identical_across_thread_counts);
+			RUN(test_relu_add_and_average_pooling);
+			RUN(test_fully_connected_forward_and_backward);
+		}
 	RUN(test_sigmoid_cross_entropy);
 	RUN(test_softmax_cross_entropy);
 	return tap_done(tap);

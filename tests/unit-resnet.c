@@ -268,9 +268,32 @@ static void test_architectures(struct tap *tap)
 	ASSERT_EQ(mli_resnet_arch("resnet18", &c), MLI_EINVAL);
 }
 
+/* The tests that take mli_kernels_select() run once for every optimised
+ * table this build and CPU can run (MLI_KERNELS set to each in turn;
+ * the reference alone when there is none), or once for the table
+ * MLI_KERNELS names when the caller set it. */
+static const char *const optimised[] = { "avx512", "avx2", "ref" };
+
+static int use_table(size_t i, const char *fixed)
+{
+	static int ran;
+
+	if (fixed)
+		return i == 0;
+	if (strcmp(optimised[i], "ref") == 0 && ran)
+		return 0;
+	setenv("MLI_KERNELS", optimised[i], 1);
+	if (!mli_kernels_select())
+		return 0;
+	printf("# table %s\n", optimised[i]);
+	ran = 1;
+	return 1;
+}
+
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
+	const char *fixed = getenv("MLI_KERNELS");
 
 	if (mli_pool_create(&pool1, 1) < 0)
 		return 1;
@@ -279,7 +302,9 @@ int main(void)
 	RUN(test_gradients_match_finite_differences);
 	RUN(test_names_and_shapes_follow_the_original);
 	RUN(test_initialisation_is_variance_scaling);
-	RUN(test_bit_identical_across_thread_counts);
+	for (size_t i = 0; i < sizeof optimised / sizeof optimised[0]; i++)
+		if (use_table(i, fixed))
+			RUN(test_bit_identical_across_thread_counts);
 	RUN(test_frozen_stages_get_no_gradient);
 	mli_pool_destroy(pool1);
 	return tap_done(tap);

@@ -1,0 +1,248 @@
+/* kernels_avx512.c: AVX-512 kernels. This file alone is compiled with
+ * the AVX-512 flags (F, DQ, BW, VL); kernels.c calls it only on a CPU
+ * whose OS saves the zmm state (see cpu.c). */
+#include <immintrin.h>
+
+#include "kernels_impl.h"
+
+/* The 14 x 32 SGEMM micro-kernel: 28 accumulators (14 rows x two
+ * 16-float halves) in 28 of the 32 zmm registers, two B loads and 14 A
+ * broadcasts per k step, so 28 FMAs per 16 loads; 28 independent chains
+ * are far more than the FMA latency times the pipes. Against the AVX2
+ * 6 x 16 kernel each B strip in L1 serves 14 rows, not 6, and each A
+ * element 32 columns, not 16, so loads per FMA fall from 0.67 to 0.57
+ * at twice the width. Every C element is summed over k in order from
+ * zero, one FMA per step, as the AVX2 kernel does (so the two tables
+ * agree bit for bit on the same blocking).
+ *
+ * The row layout (a_cs == 1) reads 14 rows a_rs apart through five
+ * base pointers, each plus 0, 1 or 2 row strides (an index register
+ * scaled in the address), so that the loop needs no more pointers than
+ * x86-64 has registers. */
+#define S(r, A)                                                               \
+	do {                                                                  \
+		__m512 av = _mm512_set1_ps(A);                                \
+		c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                   \
+		c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);                   \
+	} while (0)
+
+#define DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps()
+
+/* One k step; R(i, u) names A's row i at step offset u. */
+#define STEP(u)                                                               \
+	do {                                                                  \
+		__m512 b0 = _mm512_loadu_ps(b + 32 * (u));                    \
+		__m512 b1 = _mm512_loadu_ps(b + 32 * (u) + 16);               \
+		S(0, R(0, u)); S(1, R(1, u)); S(2, R(2, u)); S(3, R(3, u));   \
+		S(4, R(4, u)); S(5, R(5, u)); S(6, R(6, u)); S(7, R(7, u));   \
+		S(8, R(8, u)); S(9, R(9, u)); S(a, R(10, u)); S(b, R(11, u)); \
+		S(c, R(12, u)); S(d, R(13, u));                               \
+	} while (0)
+
+void mli__sgemm_ukr_avx512(size_t kc, const float *a, size_t a_rs, size_t a_cs, const float *b,
+			   float *c, size_t ldc, int accumulate)
+{
+	DECL(0); DECL(1); DECL(2); DECL(3); DECL(4); DECL(5); DECL(6);
+	DECL(7); DECL(8); DECL(9); DECL(a); DECL(b); DECL(c); DECL(d);
+	size_t p = 0;
+
+	if (a_rs == 1) {
+		/* Fourteen consecutive floats per k step (packed, or
+		 * transposed A read in place), a_cs apart. */
+#define R(i, u) a[(i)]
+		for (; p < kc; p++) {
+			_mm_prefetch((const char *)(b + 512), _MM_HINT_T0);
+			_mm_prefetch((const char *)(b + 528), _MM_HINT_T0);
+			STEP(0);
+			a += a_cs;
+			b += 32;
+		}
+#undef R
+	} else {
+		/* Fourteen rows, a_rs apart, each read along k (a_cs is 1). */
+		const char *p0 = (const char *)a, *p1 = p0 + 3 * a_rs * sizeof(float);
+		const char *p2 = p1 + 3 * a_rs * sizeof(float), *p3 = p2 + 3 * a_rs * sizeof(float);
+		const char *p4 = p3 + 3 * a_rs * sizeof(float);
+		size_t rs = a_rs * sizeof(float);
+#define RP(base, j, u) (*(const float *)((base) + (j) * rs + 4 * (u)))
+#define R(i, u) RP((i) < 3 ? p0 : (i) < 6 ? p1 : (i) < 9 ? p2 : (i) < 12 ? p3 : p4, (i) % 3, u)
+		for (; p + 4 <= kc; p += 4) {
+			_mm_prefetch((const char *)(b + 512), _MM_HINT_T0);
+			_mm_prefetch((const char *)(b + 528), _MM_HINT_T0);
+			STEP(0);
+			_mm_prefetch((const char *)(b + 544), _MM_HINT_T0);
+			_mm_prefetch((const char *)(b + 560), _MM_HINT_T0);
+			STEP(1);
+			_mm_prefetch((const char *)(b + 576), _MM_HINT_T0);
+			_mm_prefetch((const char *)(b + 592), _MM_HINT_T0);
+			STEP(2);
+			_mm_prefetch((const char *)(b + 608), _MM_HINT_T0);
+			_mm_prefetch((const char *)(b + 624), _MM_HINT_T0);
+			STEP(3);
+			p0 += 16, p1 += 16, p2 += 16, p3 += 16, p4 += 16;
+			b += 128;
+		}
+		for (; p < kc; p++) {
+			STEP(0);
+			p0 += 4, p1 += 4, p2 += 4, p3 += 4, p4 += 4;
+			b += 32;
+		}
+#undef R
+#undef RP
+	}
+
+#define ROW(r)                                                                \
+	do {                                                                  \
+		float *cr = c + 0x##r * ldc;                                  \
+		if (accumulate) {                                             \
+			c##r##0 = _mm512_add_ps(_mm512_loadu_ps(cr), c##r##0);        \
+			c##r##1 = _mm512_add_ps(_mm512_loadu_ps(cr + 16), c##r##1);   \
+		}                                                             \
+		_mm512_storeu_ps(cr, c##r##0);                                \
+		_mm512_storeu_ps(cr + 16, c##r##1);                           \
+	} while (0)
+	ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6);
+	ROW(7); ROW(8); ROW(9); ROW(a); ROW(b); ROW(c); ROW(d);
+#undef ROW
+}
+
+void mli__u8_to_f32_avx512(const uint8_t *src, float *dst, size_t n, float scale, float bias)
+{
+	const __m512 vs = _mm512_set1_ps(scale), vb = _mm512_set1_ps(bias);
+	size_t i = 0;
+
+	/* A multiply then an add, as the reference (see kernels_avx2.c). */
+	for (; i + 16 <= n; i += 16) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+		__m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+		_mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_mul_ps(x, vs), vb));
+	}
+	for (; i < n; i++)
+		dst[i] = (float)src[i] * scale + bias;
+}
+
+/* The batch-norm pieces, sixteen channels per vector, each operation the
+ * one the reference does (no FMA), so the results are bit-identical to
+ * kernels_ref.c and kernels_avx2.c; the channel tail is masked, which
+ * does the same operations on fewer lanes. */
+static inline __mmask16 tail_mask(size_t left)
+{
+	return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+void mli__bn_sums_avx512(const float *x, size_t rows, size_t c, float *sum, float *sumsq)
+{
+	for (size_t j = 0; j < c; j++)
+		sum[j] = sumsq[j] = 0.0f;
+	for (size_t j = 0; j < c; j += 16) {
+		/* Sixteen channels' running totals stay in two registers over
+		 * all rows: the same additions in the same order as the
+		 * reference, without a load and store of sum[] per row. */
+		__mmask16 k = tail_mask(c - j);
+		__m512 s = _mm512_setzero_ps(), q = _mm512_setzero_ps();
+		for (size_t r = 0; r < rows; r++) {
+			__m512 v = _mm512_maskz_loadu_ps(k, x + r * c + j);
+			s = _mm512_add_ps(s, v);
+			q = _mm512_add_ps(q, _mm512_mul_ps(v, v));
+		}
+		_mm512_mask_storeu_ps(sum + j, k, s);
+		_mm512_mask_storeu_ps(sumsq + j, k, q);
+	}
+}
+
+void mli__scale_shift_avx512(const float *x, float *y, size_t rows, size_t c, const float *scale,
+			     const float *shift, int relu)
+{
+	const __m512 zero = _mm512_setzero_ps();
+
+	for (size_t r = 0; r < rows; r++) {
+		const float *xr = x + r * c;
+		float *yr = y + r * c;
+		for (size_t j = 0; j < c; j += 16) {
+			__mmask16 k = tail_mask(c - j);
+			__m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, xr + j),
+							       _mm512_maskz_loadu_ps(k, scale + j)),
+						 _mm512_maskz_loadu_ps(k, shift + j));
+			/* max(v, 0) gives the second operand, +0, for NaN and -0,
+			 * as the reference's !(v > 0) does. */
+			_mm512_mask_storeu_ps(yr + j, k, relu ? _mm512_max_ps(v, zero) : v);
+		}
+	}
+}
+
+/* g: dy masked by y > 0 when y is not NULL (lanes outside k are zero). */
+static inline __m512 masked_grad(__mmask16 k, const float *y, const float *dy, size_t i)
+{
+	if (y)
+		k = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), _mm512_setzero_ps(),
+					    _CMP_GT_OQ);
+	return _mm512_maskz_loadu_ps(k, dy + i);
+}
+
+void mli__bn_grad_sums_avx512(const float *x, const float *y, const float *dy, size_t rows,
+			      size_t c, const float *mean, const float *inv_std, float *sum_g,
+			      float *sum_gxh)
+{
+	for (size_t j = 0; j < c; j++)
+		sum_g[j] = sum_gxh[j] = 0.0f;
+	for (size_t j = 0; j < c; j += 16) {
+		__mmask16 k = tail_mask(c - j);
+		__m512 m = _mm512_maskz_loadu_ps(k, mean + j), is = _mm512_maskz_loadu_ps(k, inv_std + j);
+		__m512 sg = _mm512_setzero_ps(), sx = _mm512_setzero_ps();
+		for (size_t r = 0; r < rows; r++) {
+			size_t i = r * c + j;
+			__m512 g = masked_grad(k, y, dy, i);
+			__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), is);
+			sg = _mm512_add_ps(sg, g);
+			sx = _mm512_add_ps(sx, _mm512_mul_ps(g, xh));
+		}
+		_mm512_mask_storeu_ps(sum_g + j, k, sg);
+		_mm512_mask_storeu_ps(sum_gxh + j, k, sx);
+	}
+}
+
+void mli__bn_grad_dx_avx512(const float *x, const float *y, const float *dy, float *dx,
+			    size_t rows, size_t c, const float *mean, const float *inv_std,
+			    const float *gamma, const float *mean_g, const float *mean_gxh)
+{
+	for (size_t r = 0; r < rows; r++) {
+		for (size_t j = 0; j < c; j += 16) {
+			size_t i = r * c + j;
+			__mmask16 k = tail_mask(c - j);
+			__m512 g = masked_grad(k, y, dy, i);
+			__m512 is = _mm512_maskz_loadu_ps(k, inv_std + j);
+			__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i),
+								_mm512_maskz_loadu_ps(k, mean + j)), is);
+			__m512 t = _mm512_mul_ps(xh, _mm512_maskz_loadu_ps(k, mean_gxh + j));
+			__m512 u = _mm512_sub_ps(g, _mm512_maskz_loadu_ps(k, mean_g + j));
+			__m512 kk = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, gamma + j), is);
+			_mm512_mask_storeu_ps(dx + i, k, _mm512_mul_ps(kk, _mm512_sub_ps(u, t)));
+		}
+	}
+}
+
+void mli__relu_avx512(const float *x, float *y, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 k = tail_mask(n - i);
+		_mm512_mask_storeu_ps(y + i, k, _mm512_max_ps(_mm512_maskz_loadu_ps(k, x + i),
+							      _mm512_setzero_ps()));
+	}
+}
+
+void mli__relu_grad_avx512(const float *y, const float *dy, float *dx, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 k = tail_mask(n - i);
+		_mm512_mask_storeu_ps(dx + i, k, masked_grad(k, y, dy, i));
+	}
+}
+
+void mli__add_avx512(const float *a, const float *b, float *y, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 k = tail_mask(n - i);
+		_mm512_mask_storeu_ps(y + i, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, a + i),
+							      _mm512_maskz_loadu_ps(k, b + i)));
+	}
+}
