@@ -281,7 +281,7 @@ static int batch_input(struct run *r, const char *name, int fd)
 	int rc, failed = 0;
 
 	if (!rd) {
-		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
+		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_strerror(MLI_ENOMEM));
 		exit(PROGRAM_EXIT_FAILURE);
 	}
 	r->input = name;
@@ -294,8 +294,12 @@ static int batch_input(struct run *r, const char *name, int fd)
 			continue;
 		}
 		if (!(it = item_new(&rec, &px))) {
-			fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
-			exit(PROGRAM_EXIT_FAILURE);
+			mli_progress_end(&r->progress);
+			fprintf(stderr, "%s: %s: ", prog, name);
+			put_key(stderr, rec.key, rec.key_len);
+			fprintf(stderr, ": %s\n", mli_strerror(MLI_ENOMEM));
+			failed = 1;
+			break;
 		}
 		if (!r->shuffle)
 			failed = add(r, it) < 0;
@@ -340,10 +344,18 @@ int main(int argc, char **argv)
 	files = o.n_files ? o.files : stdin_only;
 	n_files = o.n_files ? o.n_files : 1;
 	wo.level = o.level;
-	if (!(r.w = mli_writer_open(STDOUT_FILENO, &wo))
-	    || mli_batch_create(&r.batch, &o.bopt) < 0
-	    || (o.shuffle && mli_shuffle_create(&r.shuffle, (size_t)o.shuffle, o.seed, o.epoch) < 0)) {
-		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
+	if (!(r.w = mli_writer_open(STDOUT_FILENO, &wo))) {
+		fprintf(stderr, "%s: stdout: %s\n", prog, mli_strerror(MLI_ENOMEM));
+		return PROGRAM_EXIT_FAILURE;
+	}
+	if (mli_batch_create(&r.batch, &o.bopt) < 0) {
+		fprintf(stderr, "%s: a batch of %" PRIu32 " images with %" PRIu32 " classes: %s\n", prog,
+			o.bopt.size, o.bopt.classes, mli_strerror(MLI_ENOMEM));
+		return PROGRAM_EXIT_FAILURE;
+	}
+	if (o.shuffle && mli_shuffle_create(&r.shuffle, (size_t)o.shuffle, o.seed, o.epoch) < 0) {
+		fprintf(stderr, "%s: --shuffle %" PRIu64 ": %s\n", prog, (uint64_t)o.shuffle,
+			mli_strerror(MLI_ENOMEM));
 		return PROGRAM_EXIT_FAILURE;
 	}
 	mli_progress_init(&r.progress, stderr, prog, "records",

@@ -671,8 +671,7 @@ int main(int argc, char **argv)
 		if (rc == MLI_EPIPE)
 			program_output_failed(prog, rc);
 		if (why)
-			fprintf(stderr, "%s: %s: %s%s%s\n", prog, why, mli_strerror(rc),
-				rc == MLI_ESYS ? ": " : "", rc == MLI_ESYS ? strerror(errno) : "");
+			fprintf(stderr, "%s: %s: %s\n", prog, why, mli_strerror(rc));
 		else
 			fprintf(stderr, "%s: %s: %s\n", prog, o.resume ? o.resume : "stdout", mli_strerror(rc));
 		return PROGRAM_EXIT_FAILURE;

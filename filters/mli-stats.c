@@ -435,33 +435,99 @@ static int run_gnuplot(const char *script)
 	return 0;
 }
 
+/* Opens DIR/NAME.tmp for writing, its name in tmp (PATH_MAX bytes). */
+static FILE *figure_open(struct stats *s, const char *dir, const char *name, char *tmp)
+{
+	FILE *f;
+
+	if ((size_t)snprintf(tmp, PATH_MAX, "%s/%s.tmp", dir, name) >= PATH_MAX)
+		fail(s, "%s: name too long", dir);
+	if (!(f = fopen(tmp, "w")))
+		fail(s, "%s: %s", tmp, strerror(errno));
+	return f;
+}
+
+/* Closes a figure's file and gives it its name, so that a figure under
+ * its own name is always whole: on a write error (a full disk) the
+ * temporary file is removed and nothing replaces an older figure. */
+static void figure_close(struct stats *s, FILE *f, const char *dir, const char *name, const char *tmp)
+{
+	char path[PATH_MAX];
+	int bad = ferror(f), e;
+
+	errno = 0;
+	if (fclose(f) != 0 || bad) {
+		e = errno ? errno : EIO;
+		unlink(tmp);
+		fail(s, "%s/%s: %s", dir, name, strerror(e));
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (rename(tmp, path) < 0) {
+		e = errno;
+		unlink(tmp);
+		fail(s, "%s: %s", path, strerror(e));
+	}
+}
+
+/* Whether DIR/NAME.tmp, as gnuplot wrote it, is a whole PNG: 0 or -1. */
+static int png_check(const char *dir, const char *name)
+{
+	char tmp[PATH_MAX];
+	struct stat sb;
+	uint8_t *buf;
+	int fd, ok = 0;
+
+	snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &sb) == 0 && sb.st_size > 0 && (buf = malloc((size_t)sb.st_size))) {
+		ok = mli_read_full(fd, buf, (size_t)sb.st_size) == sb.st_size
+		     && mli_sniff_complete("image/png", buf, (size_t)sb.st_size);
+		free(buf);
+	}
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static void png_drop(const char *dir, const char *name)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+	unlink(tmp);
+}
+
+static void png_rename(struct stats *s, const char *dir, const char *name)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+
+	snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (rename(tmp, path) < 0)
+		fail(s, "%s: %s", path, strerror(errno));
+}
+
 /* Writes DIR/images-per-class.tsv (class, images, name; most first) and
  * DIR/tags-per-image.tsv (tags, images), then their PNGs. */
 static void write_figures(struct stats *s, const struct ranked *r, size_t n)
 {
 	const char *dir = s->opt->figures;
-	char path[PATH_MAX], script[4 * PATH_MAX + 1024];
+	char tmp[PATH_MAX], script[4 * PATH_MAX + 1024];
 	FILE *f;
 
 	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
 		fail(s, "%s: %s", dir, strerror(errno));
-	snprintf(path, sizeof path, "%s/images-per-class.tsv", dir);
-	if (!(f = fopen(path, "w")))
-		fail(s, "%s: %s", path, strerror(errno));
+	f = figure_open(s, dir, "images-per-class.tsv", tmp);
 	fprintf(f, "# class\timages\tname\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "%u\t%llu\t%s\n", r[i].cls, (unsigned long long)r[i].images, class_name(s, r[i].cls));
-	if (fclose(f) != 0)
-		fail(s, "%s: %s", path, strerror(errno));
-	snprintf(path, sizeof path, "%s/tags-per-image.tsv", dir);
-	if (!(f = fopen(path, "w")))
-		fail(s, "%s: %s", path, strerror(errno));
+	figure_close(s, f, dir, "images-per-class.tsv", tmp);
+	f = figure_open(s, dir, "tags-per-image.tsv", tmp);
 	fprintf(f, "# tags\timages\n");
 	for (size_t t = 0; t < s->n_counts; t++)
 		if (s->per_count[t] || t == 0)
 			fprintf(f, "%zu\t%llu\n", t, (unsigned long long)s->per_count[t]);
-	if (fclose(f) != 0)
-		fail(s, "%s: %s", path, strerror(errno));
+	figure_close(s, f, dir, "tags-per-image.tsv", tmp);
 	if (s->opt->no_plot)
 		return;
 	/* Names with quotes would end gnuplot's strings early. */
@@ -470,7 +536,7 @@ static void write_figures(struct stats *s, const struct ranked *r, size_t n)
 	snprintf(script, sizeof script,
 		 "set terminal png size 900,600\n"
 		 "set datafile separator \"\\t\"\n"
-		 "set output \"%s/images-per-class.png\"\n"
+		 "set output \"%s/images-per-class.png.tmp\"\n"
 		 "set title \"Images per class\"\n"
 		 "set xlabel \"classes, most images first\"\n"
 		 "set ylabel \"images\"\n"
@@ -478,7 +544,7 @@ static void write_figures(struct stats *s, const struct ranked *r, size_t n)
 		 "set grid\n"
 		 "plot \"%s/images-per-class.tsv\" using 0:($2 > 0 ? $2 : 1/0) with boxes fill solid notitle\n"
 		 "unset logscale y\n"
-		 "set output \"%s/tags-per-image.png\"\n"
+		 "set output \"%s/tags-per-image.png.tmp\"\n"
 		 "set title \"Tags per image\"\n"
 		 "set xlabel \"tags\"\n"
 		 "set ylabel \"images\"\n"
@@ -487,8 +553,16 @@ static void write_figures(struct stats *s, const struct ranked *r, size_t n)
 		 "set yrange [0:*]\n"
 		 "plot \"%s/tags-per-image.tsv\" using 1:2 with boxes fill solid notitle\n",
 		 dir, dir, dir, dir);
-	if (run_gnuplot(script) < 0)
+	/* gnuplot exits 0 even when it could not write a PNG whole (a full
+	 * disk): each is checked for its IEND chunk before it is renamed. */
+	if (run_gnuplot(script) < 0 || png_check(dir, "images-per-class.png") < 0
+	    || png_check(dir, "tags-per-image.png") < 0) {
+		png_drop(dir, "images-per-class.png");
+		png_drop(dir, "tags-per-image.png");
 		fail(s, "%s: gnuplot failed to draw the figures (TSV written; --no-plot skips the PNG)", dir);
+	}
+	png_rename(s, dir, "images-per-class.png");
+	png_rename(s, dir, "tags-per-image.png");
 }
 
 int main(int argc, char **argv)

@@ -1007,8 +1007,15 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 }
 
 /* Concurrency that fits the descriptor limit: raises the soft limit to
- * the hard one, then leaves room for the connection cache (one socket
- * per transfer again), stdio, the output and libuv's own. */
+ * the hard one, then leaves room for what is not a transfer (stdio, the
+ * output and the failures file, libuv's epoll, signal and async
+ * descriptors, libcurl's wake-up pair: FD_RESERVE in all) and gives each
+ * transfer three: its socket or local file, its connection in the cache,
+ * and the socket pair of libcurl's threaded resolver while a name is
+ * looked up. (Reserving 64, as before, left one transfer under
+ * `ulimit -n 64`.) */
+#define FD_RESERVE 16
+#define FD_PER_JOB 3
 static int clamp_jobs(int jobs)
 {
 	struct rlimit rl;
@@ -1023,7 +1030,7 @@ static int clamp_jobs(int jobs)
 	}
 	if (rl.rlim_cur == RLIM_INFINITY)
 		return jobs;
-	room = ((long)rl.rlim_cur - 64) / 2;
+	room = ((long)rl.rlim_cur - FD_RESERVE) / FD_PER_JOB;
 	if (room < 1)
 		room = 1;
 	return jobs > room ? (int)room : jobs;

@@ -251,7 +251,7 @@ class_of() {
 @test "many jobs under a low descriptor limit are clamped, not failed" {
 	for i in $(seq 40); do printf '%s/im_3.jpg?%d\t1:1\n' "$N" "$i"; done > list.txt
 	run -0 --separate-stderr bash -c 'ulimit -n 100; mli-fetch -j 1000 list.txt > out.mli'
-	[[ "$stderr" == "mli-fetch: --jobs 1000 lowered to 18 to stay within the descriptor limit"$'\n'"mli-fetch: 40 lines, 40 ok, 0 failed, "* ]]
+	[[ "$stderr" == "mli-fetch: --jobs 1000 lowered to 28 to stay within the descriptor limit"$'\n'"mli-fetch: 40 lines, 40 ok, 0 failed, "* ]]
 }
 
 @test "the annotation fuzz corpus replays through the list parser without a crash" {
