@@ -243,6 +243,9 @@ static void make_net(struct eval *e, const struct mli_tensor *in)
 	cfg.batch = in->dims[0];
 	cfg.bn_decay = 0.997f;
 	cfg.bn_eps = 1e-5f;
+	/* Forward passes only: no gradients, activations reused layer by
+	 * layer (a third of a training network's memory). */
+	cfg.inference_only = 1;
 	const struct mli_kernels *kern = mli_kernels_select();
 	if (!kern) {
 		fprintf(stderr, "%s: MLI_KERNELS names no kernel table this CPU runs\n", prog);

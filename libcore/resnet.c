@@ -56,6 +56,12 @@ struct mli_resnet_impl {
 	float *act;                 /* (max act) the batch-norm + ReLU output in use */
 	float *scale_shift;         /* (2 * max channels) for remaking it */
 	float *g[4];                /* (max act) gradient buffers */
+	/* An inference-only network's buffers instead of the per-block
+	 * arrays: io[0] and io[1] take turns as a block's input and output
+	 * (the stem writes io[0]); y[0] and y[1] hold the block's inner
+	 * activations, batch norm applied in place; act the batch-norm +
+	 * ReLU of the block input. */
+	float *io[2], *y[2];
 	float *arena;               /* every array above */
 	struct mli_buffer ws;       /* convolution work space */
 	size_t cap_params;
@@ -227,6 +233,45 @@ static int layout(struct mli_resnet *net)
 	return 0;
 }
 
+/* carve() for an inference-only network: each buffer as large as the
+ * largest thing it holds. */
+static size_t carve_inference(struct mli_resnet *net, float *base)
+{
+	struct mli_resnet_impl *im = net->impl;
+	size_t n = net->cfg.batch, off = 0;
+	size_t io = n * im->sh * im->sw * net->cfg.width, act = n * im->fh * im->fw * net->features;
+	size_t y0 = 0, y1 = 0;
+#define MAX(a, b) ((a) = (b) > (a) ? (b) : (a))
+	for (size_t b = 0; b < im->n_blocks; b++) {
+		const struct block *bl = &im->blocks[b];
+		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
+		MAX(io, ri * bl->cin);
+		MAX(io, ro * bl->cout);
+		MAX(act, ri * bl->cin);
+		MAX(y0, ri * bl->mid);
+		MAX(y0, ro * bl->cout);  /* a projection block's main path */
+		MAX(y1, ro * bl->mid);
+	}
+#undef MAX
+#define TAKE(ptr, count)                                                  \
+	do {                                                              \
+		size_t cnt_ = (count);                                    \
+		if (base)                                                 \
+			(ptr) = base + off;                               \
+		off += (cnt_ + 15) & ~(size_t)15;                         \
+	} while (0)
+	TAKE(net->input, n * net->cfg.in_h * net->cfg.in_w * net->cfg.in_c);
+	TAKE(im->io[0], io);
+	TAKE(im->io[1], io);
+	TAKE(im->act, act);
+	TAKE(im->y[0], y0);
+	TAKE(im->y[1], y1);
+	TAKE(im->feat, n * net->features);
+	TAKE(net->logits, n * net->cfg.classes);
+#undef TAKE
+	return off;
+}
+
 /* Assigns the activation arrays from one arena (or, with base NULL,
  * counts the floats needed), every array 16-float aligned. */
 static size_t carve(struct mli_resnet *net, float *base)
@@ -323,16 +368,21 @@ int mli_resnet_create(struct mli_resnet **out, const struct mli_resnet_config *c
 	if (rc < 0)
 		goto fail;
 	rc = MLI_ENOMEM;
-	if (posix_memalign((void **)&net->params, 64, net->n_floats * sizeof(float)) ||
-	    posix_memalign((void **)&net->grads, 64, net->n_floats * sizeof(float)))
+	if (posix_memalign((void **)&net->params, 64, net->n_floats * sizeof(float)))
 		goto fail;
 	memset(net->params, 0, net->n_floats * sizeof(float));
-	memset(net->grads, 0, net->n_floats * sizeof(float));
-	size_t act = carve(net, NULL);
+	if (!cfg->inference_only) {
+		if (posix_memalign((void **)&net->grads, 64, net->n_floats * sizeof(float)))
+			goto fail;
+		memset(net->grads, 0, net->n_floats * sizeof(float));
+	}
+	size_t (*carve_fn)(struct mli_resnet *, float *) =
+		cfg->inference_only ? carve_inference : carve;
+	size_t act = carve_fn(net, NULL);
 	if (posix_memalign((void **)&net->impl->arena, 64, act * sizeof(float)))
 		goto fail;
 	memset(net->impl->arena, 0, act * sizeof(float));
-	carve(net, net->impl->arena);
+	carve_fn(net, net->impl->arena);
 	net->act_bytes = act * sizeof(float);
 	*out = net;
 	return 0;
@@ -414,7 +464,7 @@ void mli_resnet_freeze(struct mli_resnet *net, int n)
 	for (size_t i = 0; i < net->n_param; i++) {
 		struct mli_param *p = &net->param[i];
 		p->frozen = p->stage < n;
-		if (p->frozen)
+		if (p->frozen && net->grads)
 			memset(net->grads + p->offset, 0, p->count * sizeof(float));
 	}
 }
@@ -526,6 +576,49 @@ static int conv_bwd(struct mli_resnet *net, struct mli_pool *pool, const struct 
 			return rc_; \
 	} while (0)
 
+/* The forward pass of an inference-only network: the operations of
+ * mli_resnet_forward with train 0, in the same order on the same
+ * values, through the reused buffers. */
+static int forward_inference(struct mli_resnet *net, struct mli_pool *pool, size_t n)
+{
+	struct mli_resnet_impl *im = net->impl;
+	const struct mli_kernels *k = im->kern;
+	float *cur = im->io[0], *nxt = im->io[1], *a = im->act, *y1 = im->y[0], *y2 = im->y[1];
+
+	TRY(conv_fwd(net, pool, &im->stem, n, net->input, cur));
+	for (size_t b = 0; b < im->n_blocks; b++) {
+		struct block *bl = &im->blocks[b];
+		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
+		if (bl->proj) {
+			/* The shortcut first, into the output buffer, so that
+			 * the block input is free once the main path starts. */
+			TRY(bn_fwd(net, pool, &bl->bn_s, ri, cur, a, 0));
+			TRY(conv_fwd(net, pool, &bl->cs, n, a, nxt));
+		}
+		TRY(bn_fwd(net, pool, &bl->bn1, ri, cur, a, 0));
+		TRY(conv_fwd(net, pool, &bl->c1, n, a, y1));
+		TRY(bn_fwd(net, pool, &bl->bn2, ri, y1, y1, 0));
+		TRY(conv_fwd(net, pool, &bl->c2, n, y1, y2));
+		TRY(bn_fwd(net, pool, &bl->bn3, ro, y2, y2, 0));
+		if (bl->proj) {
+			TRY(conv_fwd(net, pool, &bl->c3, n, y2, y1));
+			mli_add(k, pool, ro * bl->cout, y1, nxt, nxt);
+		} else {
+			TRY(conv_fwd(net, pool, &bl->c3, n, y2, nxt));
+			mli_add(k, pool, ro * bl->cout, nxt, cur, nxt);
+		}
+		float *swap = cur;
+		cur = nxt;
+		nxt = swap;
+	}
+	size_t hw = im->fh * im->fw, c = net->features;
+	TRY(bn_fwd(net, pool, &im->bnf, n * hw, cur, a, 0));
+	mli_avgpool_forward(pool, n, hw, c, a, im->feat);
+	int wi = (int)net->n_param - 2;
+	return mli_fc_forward(k, pool, n, c, net->cfg.classes, im->feat, P(wi), P(wi + 1),
+			      net->logits);
+}
+
 int mli_resnet_forward(struct mli_resnet *net, struct mli_pool *pool, size_t n, int train)
 {
 	struct mli_resnet_impl *im = net->impl;
@@ -533,6 +626,11 @@ int mli_resnet_forward(struct mli_resnet *net, struct mli_pool *pool, size_t n, 
 
 	if (n < 1 || n > net->cfg.batch || (train && n < 2))
 		return MLI_EINVAL;
+	if (net->cfg.inference_only) {
+		if (train)
+			return MLI_EINVAL;
+		return forward_inference(net, pool, n);
+	}
 	TRY(conv_fwd(net, pool, &im->stem, n, net->input, im->stem_out));
 	for (size_t b = 0; b < im->n_blocks; b++) {
 		struct block *bl = &im->blocks[b];
@@ -569,7 +667,7 @@ int mli_resnet_backward(struct mli_resnet *net, struct mli_pool *pool, size_t n)
 	int wi = (int)net->n_param - 2;
 	float *d = im->g[0], *e = im->g[1], *t1 = im->g[2], *t2 = im->g[3];
 
-	if (n < 2 || n > net->cfg.batch)
+	if (n < 2 || n > net->cfg.batch || net->cfg.inference_only)
 		return MLI_EINVAL;
 	TRY(mli_fc_backward(k, pool, n, c, net->cfg.classes, im->feat, P(wi), net->dlogits,
 			    im->dfeat, G(wi), G(wi + 1)));

@@ -23,8 +23,8 @@
  * buffer at the same offsets. Activations, saved batch-norm statistics
  * and gradient scratch are allocated once, for the largest batch, when
  * the network is made; the convolution work buffer grows on the first
- * step only. (The batch-norm calls of nn.c still take a few channel-sized
- * scratch arrays from malloc per call: kilobytes, freed at once.) */
+ * step only. An inference-only network (cfg.inference_only) holds the
+ * parameters and five activation-sized buffers, nothing else. */
 #ifndef MLI_RESNET_H
 #define MLI_RESNET_H
 
@@ -47,6 +47,15 @@ struct mli_resnet_config {
 	size_t batch;                      /* largest batch */
 	float bn_decay;                    /* 0.997 */
 	float bn_eps;                      /* 1e-5 */
+	/* Nonzero: an inference-only network (zero, the default, makes one
+	 * that trains). It has no gradient buffer (grads is NULL), keeps no
+	 * activations for a backward pass and no batch statistics: a forward
+	 * pass with the running statistics walks the blocks through a few
+	 * buffers of the largest activation's size, reused layer by layer.
+	 * A training forward pass or mli_resnet_backward on it returns
+	 * MLI_EINVAL. The logits and features are the same bit for bit as a
+	 * training network's inference pass gives. */
+	int inference_only;
 };
 
 /* Fills the stage layout of a named architecture: "resnet50",
@@ -83,14 +92,16 @@ struct mli_resnet_impl;
 struct mli_resnet {
 	struct mli_resnet_config cfg;
 	float *params;          /* (n_floats) every parameter */
-	float *grads;           /* (n_floats) dL/dparam; zero for the rest */
+	float *grads;           /* (n_floats) dL/dparam; zero for the rest;
+				 * NULL in an inference-only network */
 	size_t n_floats;
 	struct mli_param *param;
 	size_t n_param;
 	size_t features;        /* channels at the global pool */
 	float *input;           /* (batch, in_h, in_w, in_c) network input */
 	float *logits;          /* (batch, classes) */
-	float *dlogits;         /* (batch, classes) set by the loss */
+	float *dlogits;         /* (batch, classes) set by the loss (NULL in an
+				 * inference-only network) */
 	size_t act_bytes;       /* activation and scratch memory */
 	struct mli_resnet_impl *impl;
 };

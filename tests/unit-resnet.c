@@ -268,6 +268,51 @@ static void test_architectures(struct tap *tap)
 	ASSERT_EQ(mli_resnet_arch("resnet18", &c), MLI_EINVAL);
 }
 
+static void test_inference_only_network_matches_and_is_smaller(struct tap *tap)
+{
+	struct mli_resnet_config cfg = tiny();
+	struct mli_resnet *a, *b;
+	struct mli_rng r;
+	const struct mli_kernels *k = mli_kernels_select();
+
+	ASSERT(k);
+	cfg.width = 8;
+	cfg.blocks[0] = 2;  /* a projection block and identity blocks in each stage */
+	ASSERT_EQ(mli_resnet_create(&a, &cfg, k), 0);
+	cfg.inference_only = 1;
+	ASSERT_EQ(mli_resnet_create(&b, &cfg, k), 0);
+	ASSERT(b->grads == NULL);
+	ASSERT_EQ(b->n_floats, a->n_floats);
+	ASSERT_EQ(b->n_param, a->n_param);
+	printf("# activation memory: training %zu bytes, inference-only %zu\n", a->act_bytes,
+	       b->act_bytes);
+	ASSERT(b->act_bytes * 2 < a->act_bytes);
+	mli_rng_init_seed(&r, 11);
+	mli_resnet_init(a, &r);
+	/* Two training passes move the running statistics off 0 and 1. */
+	for (int i = 0; i < 2; i++) {
+		random_input(a, 3, 20 + (uint64_t)i);
+		ASSERT_EQ(mli_resnet_forward(a, pool1, 3, 1), 0);
+	}
+	memcpy(b->params, a->params, a->n_floats * sizeof(float));
+	for (size_t n = 3; n >= 1; n -= 2) {
+		random_input(a, n, 30 + n);
+		random_input(b, n, 30 + n);
+		ASSERT_EQ(mli_resnet_forward(a, pool1, n, 0), 0);
+		ASSERT_EQ(mli_resnet_forward(b, pool1, n, 0), 0);
+		ASSERT_MEM_EQ(b->logits, a->logits, n * cfg.classes * sizeof(float));
+		ASSERT_MEM_EQ(mli_resnet_features(b), mli_resnet_features(a),
+			      n * b->features * sizeof(float));
+		if (n == 1)
+			break;
+	}
+	ASSERT_EQ(mli_resnet_forward(b, pool1, 3, 1), MLI_EINVAL);
+	ASSERT_EQ(mli_resnet_backward(b, pool1, 3), MLI_EINVAL);
+	mli_resnet_freeze(b, 1);
+	mli_resnet_free(a);
+	mli_resnet_free(b);
+}
+
 /* The tests that take mli_kernels_select() run once for every optimised
  * table this build and CPU can run (MLI_KERNELS set to each in turn;
  * the reference alone when there is none), or once for the table
@@ -303,8 +348,10 @@ int main(void)
 	RUN(test_names_and_shapes_follow_the_original);
 	RUN(test_initialisation_is_variance_scaling);
 	for (size_t i = 0; i < sizeof optimised / sizeof optimised[0]; i++)
-		if (use_table(i, fixed))
+		if (use_table(i, fixed)) {
 			RUN(test_bit_identical_across_thread_counts);
+			RUN(test_inference_only_network_matches_and_is_smaller);
+		}
 	RUN(test_frozen_stages_get_no_gradient);
 	mli_pool_destroy(pool1);
 	return tap_done(tap);
