@@ -21,11 +21,20 @@
  * The softmax loss (fine-tuning on single-label data) takes each row's
  * label as the class with the largest target (ties to the lowest index;
  * a row whose targets are all below 0.5 or that holds a -1 is ignored)
- * and averages the cross-entropy over the rows kept. */
+ * and averages the cross-entropy over the rows kept.
+ *
+ * A step whose batch is spread over parts (the ranks of mli-train --mpi,
+ * the parts of --split) is the same loss over the whole batch: the
+ * positives pos_j are those of the whole batch (every part's flags
+ * or-ed), the coefficients are drawn once per step, and each part
+ * divides by the whole batch's row count, so that the parts' losses and
+ * gradients add up to the whole batch's. mli_loss_step() is that with
+ * one part. */
 #ifndef MLI_LOSS_H
 #define MLI_LOSS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "random.h"
 
@@ -47,6 +56,7 @@ struct mli_loss {
 	float *coef;         /* (classes) this step's coef_j */
 	float *weight;       /* (batch, classes) per-element weights */
 	int *labels;         /* (batch) softmax labels */
+	int32_t *pos;        /* (classes) scratch of mli_loss_step */
 };
 
 /* Allocates the state for batches of up to `batch` rows. 0 or MLI_ENOMEM. */
@@ -60,5 +70,24 @@ void mli_loss_free(struct mli_loss *l);
  *   z: (n, classes) logits; t: (n, classes) targets. */
 double mli_loss_step(struct mli_loss *l, struct mli_rng *r, size_t n, const float *z,
 		     const float *t, float *dz);
+
+/* The same step in parts (see above):
+ *   mli_loss_positives  sets pos[j] to 1 where some row of t (n, classes)
+ *                       counts as positive (t >= mask_thres); leaves the
+ *                       other entries as they are, so that calls over
+ *                       several parts or-ed together;
+ *   mli_loss_rows       the rows of t the loss averages over: n for the
+ *                       multi-label loss, the labelled rows for softmax;
+ *   mli_loss_begin      this step's class coefficients from the whole
+ *                       batch's pos (classes), drawing the negative
+ *                       selection from r (once per step, on every part);
+ *   mli_loss_part       the loss of n rows and dL/dz into dz (n, classes),
+ *                       divided by `rows`, the whole batch's
+ *                       mli_loss_rows (0: no loss, dz zero). */
+void mli_loss_positives(const struct mli_loss *l, size_t n, const float *t, int32_t *pos);
+size_t mli_loss_rows(const struct mli_loss *l, size_t n, const float *t);
+void mli_loss_begin(struct mli_loss *l, struct mli_rng *r, const int32_t *pos);
+double mli_loss_part(struct mli_loss *l, size_t n, const float *z, const float *t, size_t rows,
+		     float *dz);
 
 #endif
