@@ -107,9 +107,13 @@ mli_quote_all() {
 	printf '%s' "${out# }"
 }
 
-# mli_host_option OPTION VALUE: the options every pipeline shares. Returns
-# 1 when OPTION is not one of them.
+# mli_host_option OPTION VALUE...: the options every pipeline shares.
+# Returns 1 when OPTION is not one of them.
 mli_host_option() {
+	case $1 in
+	-H | --hosts | --ssh-config | --remote-path | -j | --jobs) mli_need_arg "$@" ;;
+	*) return 1 ;;
+	esac
 	case $1 in
 	-H | --hosts) MLI_HOSTS_FILE=$2 ;;
 	--ssh-config) MLI_SSH_CONFIG=$2 ;;
@@ -145,7 +149,9 @@ mli_hosts_setup() {
 		if printf '%s\n' "$hosts" | grep -q '[[:space:]]'; then
 			mli_die "$MLI_HOSTS_FILE: a host line holds a blank: $(printf '%s\n' "$hosts" | grep -m1 '[[:space:]]')"
 		fi
-		mli_need parallel "${MLI_SSH:-ssh}"
+		local ssh_program
+		read -r ssh_program _ <<<"${MLI_SSH:-ssh}"
+		mli_need parallel "$ssh_program"
 	fi
 	MLI_HOST_LIST=$hosts
 	local n
@@ -156,12 +162,51 @@ mli_hosts_setup() {
 	export MLI_HOST_LIST MLI_SLOTS MLI_SSH_CMD MLI_REMOTE_PATH
 }
 
+# mli_hosts_check PROGRAM...: every host answers over ssh and finds the
+# programs there; otherwise a line for each host that does not, and exit 1
+# before any work starts.
+mli_hosts_check() {
+	[ -n "$MLI_HOST_LIST" ] || return 0
+	local host i=0 bad= line hosts
+	local check="for p in $*; do command -v \"\$p\" >/dev/null || { echo \"\$p not found on the host (see --remote-path)\"; exit 127; }; done"
+	mapfile -t hosts < <(printf '%s\n' "$MLI_HOST_LIST" | sort -u)
+	for ((i = 0; i < ${#hosts[@]}; i++)); do
+		{
+			st=0
+			mli_on "${hosts[i]}" "$check" </dev/null >"$MLI_WORK/check.$i" 2>&1 || st=$?
+			echo "$st" >"$MLI_WORK/check-status.$i"
+		} &
+	done
+	wait
+	for ((i = 0; i < ${#hosts[@]}; i++)); do
+		[ "$(cat "$MLI_WORK/check-status.$i")" != 0 ] || continue
+		line=$(grep -v '^$' "$MLI_WORK/check.$i" | tail -n 1)
+		printf '%s: %s: %s\n' "$MLI_PROG" "${hosts[i]}" "${line:-exit status $(cat "$MLI_WORK/check-status.$i")}" >&2
+		bad=1
+	done
+	[ -z "$bad" ] || mli_die "hosts failed; mend them or leave them out of $MLI_HOSTS_FILE"
+}
+
 # mli_slot_host SLOT: the host of a job slot of GNU parallel (from 1):
-# slots go round the hosts, so each host runs --jobs of them.
+# slots go round the hosts, so each host runs --jobs of them. A host whose
+# ssh failed in this run (mli_fail marks it) takes no more jobs: they go
+# to the next host in the list that has not failed, or to it all the
+# same when every host has.
 mli_slot_host() {
-	local hosts
+	local hosts n i k
 	mapfile -t hosts <<<"$MLI_HOST_LIST"
-	printf '%s' "${hosts[($1 - 1) % ${#hosts[@]}]}"
+	n=${#hosts[@]}
+	i=$((($1 - 1) % n))
+	for ((k = 0; k < n; k++)); do
+		[ -e "$MLI_WORK/dead.$(mli_host_key "${hosts[(i + k) % n]}")" ] || break
+	done
+	[ "$k" -lt "$n" ] || k=0
+	printf '%s' "${hosts[(i + k) % n]}"
+}
+
+# mli_host_key HOST: HOST as a file name.
+mli_host_key() {
+	printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'
 }
 
 # mli_host_label HOST: how messages name a host.
@@ -191,7 +236,14 @@ mli_fail() {
 	local label what line said=
 	label=$(mli_host_label "$1")
 	case $3 in
-	255) [ -z "$1" ] && what="exit status 255" || what="ssh failed or the connection was lost" ;;
+	255)
+		if [ -z "$1" ]; then
+			what="exit status 255"
+		else
+			what="ssh failed or the connection was lost"
+			: >"$MLI_WORK/dead.$(mli_host_key "$1")"
+		fi
+		;;
 	*) what="exit status $3" ;;
 	esac
 	if [ $# -ge 4 ] && [ -s "$4" ]; then
@@ -224,7 +276,7 @@ mli_spread() {
 	shift
 	[ $# -gt 0 ] || return 0
 	mli_need parallel
-	mli_export "$fn" mli_on mli_fail mli_quote mli_slot_host mli_host_label
+	mli_export "$fn" mli_on mli_fail mli_quote mli_slot_host mli_host_label mli_host_key
 	printf '%s\0' "$@" >"$MLI_WORK/items"
 	PARALLEL_SHELL=bash parallel --will-cite -0 -j "$MLI_SLOTS" --line-buffer \
 		-a "$MLI_WORK/items" "$fn" '{%}' '{}' </dev/null &
@@ -262,7 +314,7 @@ mli_stream() {
 		cat -- "$@" | mli_on "" "$MLI_STAGE"
 		return
 	fi
-	mli_export MLI_STAGE mli_stream_job mli_on mli_fail mli_quote mli_slot_host mli_host_label
+	mli_export MLI_STAGE mli_stream_job mli_on mli_fail mli_quote mli_slot_host mli_host_label mli_host_key
 	printf '%s\0' "$@" >"$MLI_WORK/stream-items"
 	local status=0
 	PARALLEL_SHELL=bash parallel --will-cite -0 -k -j "$MLI_SLOTS" --halt now,fail=1 \
@@ -316,8 +368,7 @@ mli_train_main() {
 			;;
 		--) shift; break ;;
 		-?*)
-			mli_need_arg "$@"
-			mli_host_option "$1" "$2" || mli_usage_error "unknown option $1"
+			mli_host_option "$@" || mli_usage_error "unknown option $1"
 			shift 2
 			;;
 		*) shards+=("$1"); shift ;;
@@ -331,6 +382,7 @@ mli_train_main() {
 	[ -z "$dict" ] || [ -r "$dict" ] || mli_die "$dict: cannot read"
 	mli_need mli-decode mli-augment mli-batch mli-train
 	mli_hosts_setup
+	mli_hosts_check mli-decode mli-augment
 
 	local labels augment train e
 	if [ -n "$dict" ]; then labels=(--dict "$dict"); else labels=(--classes "$classes"); fi
