@@ -4,8 +4,12 @@
  * (48 KiB L1d, 1 MiB L2 per core, shared L3): the KC x NR strip of B
  * stays in L1 while MC / MR strips of A stream past it from L2, and the
  * KC x NC panel of B lives in L3. For the 6 x 16 tiles (AVX2 and ref) KC
- * 320 and MC 120 (a 20 KiB B strip, a 150 KiB A block); for the
- * AVX-512 14 x 32 tile, the figures of bench/RESULTS.md. */
+ * 320 and MC 120 (a 20 KiB B strip, a 150 KiB A block). For the AVX-512
+ * 14 x 32 tile KC 512 and MC 112 (a 64 KiB B strip, which L1 does not
+ * hold, and a 224 KiB A block): on one core, in CPU time, KC 256..512
+ * with MC 56..336 came within 5-8% of each other on the ResNet shapes
+ * and on 512^3..2048^3, and KC 512 / MC 112 was best or within 2% on
+ * most (fewer passes over C); KC 192 was the worst, 5-15% behind. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,8 +61,8 @@ static const struct mli_kernels table_avx512 = {
 	.u8_to_f32 = mli__u8_to_f32_avx512,
 	.sgemm_mr = MLI_SGEMM_AVX512_MR,
 	.sgemm_nr = MLI_SGEMM_AVX512_NR,
-	.sgemm_kc = 256,
-	.sgemm_mc = 168,
+	.sgemm_kc = 512,
+	.sgemm_mc = 112,
 	.sgemm_nc = 2048,
 	.sgemm_ukr = mli__sgemm_ukr_avx512,
 	.bn_sums = mli__bn_sums_avx512,

@@ -136,8 +136,8 @@ static void test_sgemm_matches_double_precision(struct tap *tap)
 	static const size_t dims[][3] = {
 		{ 1, 1, 1 }, { 5, 3, 7 }, { 6, 16, 1 }, { 7, 17, 33 }, { 13, 31, 300 },
 		{ 61, 45, 333 }, { 150, 19, 700 }, { 23, 2100, 9 }, { 0, 5, 5 }, { 5, 5, 0 },
-		/* Around the AVX-512 tile (14 x 32) and blocks (KC 256, MC 168). */
-		{ 14, 32, 1 }, { 15, 33, 257 }, { 29, 65, 530 }, { 170, 40, 20 },
+		/* Around the AVX-512 tile (14 x 32) and blocks (KC 512, MC 112). */
+		{ 14, 32, 1 }, { 15, 33, 513 }, { 29, 65, 1030 }, { 120, 40, 20 },
 	};
 	static const float ab[][2] = { { 1, 0 }, { 1, 1 }, { -0.5f, 0.75f } };
 	const struct mli_kernels *tables[2] = { mli_kernels_ref(), mli_kernels_select() };
