@@ -142,6 +142,50 @@ static int too_big(const struct mli_decode_options *o, uint32_t tw, uint32_t th,
 	return 1;
 }
 
+/* Decodes j at scale m/8 and resizes it to a new [rh, rw, 3] *out, the
+ * rows going from libjpeg to the resizer a batch at a time, so that they
+ * are resized while still in cache and the full decoded image is never
+ * held. */
+static int decode_resized(struct mli_jpeg *j, int m, int fast, uint32_t rw, uint32_t rh,
+			  uint8_t **out, struct mli_fault *f)
+{
+	struct mli_resizer *r = NULL;
+	uint8_t *rows[MLI_RESIZER_BATCH], *pixels;
+	uint32_t sw, sh, n, got;
+	int rc;
+
+	*out = NULL;
+	if ((rc = mli_jpeg_start(j, m, fast, &sw, &sh, f)) < 0)
+		return rc;
+	if (!(pixels = malloc((size_t)rw * rh * 3))) {
+		rc = MLI_ENOMEM;
+		goto nomem;
+	}
+	if ((rc = mli_resizer_new(&r, sh, sw, 3, pixels, rh, rw)) < 0)
+		goto nomem;
+	while ((n = mli_resizer_rows(r, rows, MLI_RESIZER_BATCH)) > 0) {
+		if ((rc = mli_jpeg_read(j, rows, n, &got, f)) < 0)
+			goto fail;
+		if (!got) {
+			mli_fault_set(f, MLI_FAULT_CORRUPT, "no rows decoded");
+			rc = MLI_EINVAL;
+			goto fail;
+		}
+		mli_resizer_push(r, got);
+	}
+	if ((rc = mli_jpeg_finish(j, f)) < 0)
+		goto fail;
+	mli_resizer_free(r);
+	*out = pixels;
+	return 0;
+nomem:
+	mli_fault_set(f, MLI_FAULT_NOMEM, "out of memory");
+fail:
+	mli_resizer_free(r);
+	free(pixels);
+	return rc;
+}
+
 static int decode_jpeg(const uint8_t *data, size_t len, const struct mli_decode_options *o,
 		       struct mli_image *img, struct mli_fault *f)
 {
@@ -175,11 +219,18 @@ static int decode_jpeg(const uint8_t *data, size_t len, const struct mli_decode_
 		if (sw >= rw && sh >= rh)
 			break;
 	}
-	rc = mli_jpeg_decode(j, m, &pixels, &sw, &sh, f);
+	if (sw == rw && sh == rh) {
+		rc = mli_jpeg_decode(j, m, o->fast, &pixels, &sw, &sh, f);
+		mli_jpeg_close(j);
+		if (rc < 0)
+			return rc;
+		return finish(pixels, sw, sh, tw, th, info.orientation, img, f);
+	}
+	rc = decode_resized(j, m, o->fast, rw, rh, &pixels, f);
 	mli_jpeg_close(j);
 	if (rc < 0)
 		return rc;
-	return finish(pixels, sw, sh, tw, th, info.orientation, img, f);
+	return finish(pixels, rw, rh, tw, th, info.orientation, img, f);
 }
 
 static int decode_png(const uint8_t *data, size_t len, const struct mli_decode_options *o,

@@ -22,6 +22,7 @@ struct mli_decode_options {
 	uint64_t max_pixels;   /* refuse larger images before allocating (0: no limit) */
 	int max_scans;         /* refuse JPEGs with more scans (0: no limit) */
 	int lenient;           /* let libjpeg's warnings pass */
+	int fast;              /* libjpeg's fast IDCT and plain upsampling (jpeg.h) */
 };
 
 /* A decoded image: pixels [height, width, 3], RGB, owned by the caller. */

@@ -33,10 +33,11 @@ struct mli_jpeg {
 	struct jpeg_progress_mgr progress;
 	int max_scans;
 	int cmyk;             /* decode as CMYK, convert to RGB here */
-	int decoded;
-	uint8_t *pixels;      /* the output, freed on failure */
+	int started;          /* mli_jpeg_start was called */
+	int failed;           /* libjpeg jumped out: its state is not to be used */
+	uint8_t *pixels;      /* mli_jpeg_decode's output until returned */
 	uint8_t *row;         /* a CMYK row [width, 4] */
-	JSAMPROW *rows;
+	uint8_t **rows;       /* [height]: rows of pixels */
 	struct mli_jpeg_info info;
 };
 
@@ -224,53 +225,103 @@ static void cmyk_to_rgb(const uint8_t *src, uint8_t *dst, uint32_t n, int invert
 	}
 }
 
-int mli_jpeg_decode(struct mli_jpeg *j, int m, uint8_t **pixels, uint32_t *width,
-		    uint32_t *height, struct mli_fault *f)
+int mli_jpeg_start(struct mli_jpeg *j, int m, int fast, uint32_t *width, uint32_t *height,
+		   struct mli_fault *f)
 {
-	size_t stride;
-
-	*pixels = NULL;
-	if (j->decoded || m < 1 || m > 16)
+	if (j->started || m < 1 || m > 16)
 		return MLI_EINVAL;
-	j->decoded = 1;
+	j->started = 1;
 	if (setjmp(j->e.jb)) {
+		j->failed = 1;
 		fault_from_code(&j->e, f);
-		free(j->pixels);
-		j->pixels = NULL;
 		return f->reason == MLI_FAULT_NOMEM ? MLI_ENOMEM : MLI_EINVAL;
 	}
 	j->d.scale_num = (unsigned)m;
 	j->d.scale_denom = 8;
+	if (fast) {
+		j->d.do_fancy_upsampling = FALSE;
+		j->d.dct_method = JDCT_IFAST;
+	}
 	jpeg_start_decompress(&j->d);
-	stride = (size_t)j->d.output_width * 3;
-	j->pixels = malloc(stride * j->d.output_height);
-	j->rows = malloc(sizeof *j->rows * j->d.output_height);
-	if (j->cmyk)
-		j->row = malloc((size_t)j->d.output_width * 4);
-	if (!j->pixels || !j->rows || (j->cmyk && !j->row)) {
+	if (j->cmyk && !(j->row = malloc((size_t)j->d.output_width * 4))) {
 		mli_fault_set(f, MLI_FAULT_NOMEM, "out of memory");
-		free(j->pixels);
-		j->pixels = NULL;
 		return MLI_ENOMEM;
 	}
-	if (j->cmyk) {
-		JSAMPROW row = j->row;
-		int inverted = j->d.saw_Adobe_marker;
-		while (j->d.output_scanline < j->d.output_height) {
-			uint8_t *out = j->pixels + stride * j->d.output_scanline;
-			jpeg_read_scanlines(&j->d, &row, 1);
-			cmyk_to_rgb(j->row, out, j->d.output_width, inverted);
-		}
-	} else {
-		for (JDIMENSION y = 0; y < j->d.output_height; y++)
-			j->rows[y] = j->pixels + stride * y;
-		while (j->d.output_scanline < j->d.output_height)
-			jpeg_read_scanlines(&j->d, j->rows + j->d.output_scanline,
-					    j->d.output_height - j->d.output_scanline);
-	}
-	jpeg_finish_decompress(&j->d);
 	*width = j->d.output_width;
 	*height = j->d.output_height;
+	return 0;
+}
+
+int mli_jpeg_read(struct mli_jpeg *j, uint8_t **rows, uint32_t n, uint32_t *got, struct mli_fault *f)
+{
+	*got = 0;
+	if (!j->started || j->failed)
+		return MLI_EINVAL;
+	if (setjmp(j->e.jb)) {
+		j->failed = 1;
+		fault_from_code(&j->e, f);
+		return f->reason == MLI_FAULT_NOMEM ? MLI_ENOMEM : MLI_EINVAL;
+	}
+	if (n > j->d.output_height - j->d.output_scanline)
+		n = j->d.output_height - j->d.output_scanline;
+	if (j->cmyk) {
+		/* A row at a time through the CMYK row. */
+		JSAMPROW row = j->row;
+		for (uint32_t k = 0; k < n; k++) {
+			jpeg_read_scanlines(&j->d, &row, 1);
+			cmyk_to_rgb(j->row, rows[k], j->d.output_width, j->d.saw_Adobe_marker);
+		}
+		*got = n;
+		return 0;
+	}
+	*got = jpeg_read_scanlines(&j->d, (JSAMPARRAY)rows, n);
+	return 0;
+}
+
+int mli_jpeg_finish(struct mli_jpeg *j, struct mli_fault *f)
+{
+	if (!j->started || j->failed || j->d.output_scanline < j->d.output_height)
+		return MLI_EINVAL;
+	if (setjmp(j->e.jb)) {
+		j->failed = 1;
+		fault_from_code(&j->e, f);
+		return f->reason == MLI_FAULT_NOMEM ? MLI_ENOMEM : MLI_EINVAL;
+	}
+	jpeg_finish_decompress(&j->d);
+	return 0;
+}
+
+int mli_jpeg_decode(struct mli_jpeg *j, int m, int fast, uint8_t **pixels, uint32_t *width,
+		    uint32_t *height, struct mli_fault *f)
+{
+	uint32_t w, h, got;
+	size_t stride;
+	int rc;
+
+	*pixels = NULL;
+	if ((rc = mli_jpeg_start(j, m, fast, &w, &h, f)) < 0)
+		return rc;
+	stride = (size_t)w * 3;
+	j->pixels = malloc(stride * h);
+	j->rows = malloc(sizeof *j->rows * h);
+	if (!j->pixels || !j->rows) {
+		mli_fault_set(f, MLI_FAULT_NOMEM, "out of memory");
+		return MLI_ENOMEM;
+	}
+	for (uint32_t y = 0; y < h; y++)
+		j->rows[y] = j->pixels + stride * y;
+	for (uint32_t y = 0; y < h; y += got) {
+		if ((rc = mli_jpeg_read(j, j->rows + y, h - y, &got, f)) < 0)
+			return rc;
+		if (!got) {
+			mli_fault_set(f, MLI_FAULT_CORRUPT, "no rows decoded");
+			return MLI_EINVAL;
+		}
+	}
+	if ((rc = mli_jpeg_finish(j, f)) < 0)
+		return rc;
+	*width = w;
+	*height = h;
 	*pixels = j->pixels;
 	j->pixels = NULL;
 	return 0;

@@ -35,10 +35,28 @@ int mli_jpeg_open(struct mli_jpeg **jp, const uint8_t *data, size_t len, int max
 /* The size a decode at scale m/8 (m = 1-16) gives. */
 void mli_jpeg_scaled_size(const struct mli_jpeg *j, int m, uint32_t *width, uint32_t *height);
 
-/* Decodes at scale m/8 into a new buffer *pixels [height, width, 3] (RGB;
- * the caller frees it), sizes as mli_jpeg_scaled_size. Returns 0,
- * MLI_ENOMEM, or MLI_EINVAL with f filled. Once only per open. */
-int mli_jpeg_decode(struct mli_jpeg *j, int m, uint8_t **pixels, uint32_t *width,
+/* Starts the decode at scale m/8 (m = 1-16; sizes as
+ * mli_jpeg_scaled_size, returned in *width, *height). fast trades a
+ * little accuracy for speed: libjpeg's fast integer IDCT (JDCT_IFAST)
+ * and chroma upsampled by replication (no "fancy" upsampling). Returns
+ * 0, MLI_ENOMEM, or MLI_EINVAL with f filled. Once only per open. */
+int mli_jpeg_start(struct mli_jpeg *j, int m, int fast, uint32_t *width, uint32_t *height,
+		   struct mli_fault *f);
+
+/* Decodes the next rows, at most n, into rows[0 ..] (each [width, 3],
+ * RGB), top to bottom, and sets *got to how many (at least one while
+ * rows remain). Returns 0, MLI_ENOMEM, or MLI_EINVAL with f filled;
+ * after a failure the decode cannot go on. */
+int mli_jpeg_read(struct mli_jpeg *j, uint8_t **rows, uint32_t n, uint32_t *got, struct mli_fault *f);
+
+/* Ends a decode whose every row was read (libjpeg reads what follows
+ * the last scan: a warning there fails too unless lenient). Returns 0,
+ * or MLI_EINVAL with f filled. */
+int mli_jpeg_finish(struct mli_jpeg *j, struct mli_fault *f);
+
+/* The whole decode in one call, into a new buffer *pixels [height,
+ * width, 3] (RGB; the caller frees it): start, read, finish. */
+int mli_jpeg_decode(struct mli_jpeg *j, int m, int fast, uint8_t **pixels, uint32_t *width,
 		    uint32_t *height, struct mli_fault *f);
 
 void mli_jpeg_close(struct mli_jpeg *j);

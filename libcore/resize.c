@@ -1,10 +1,18 @@
-/* resize.c: the separable antialiased resize (portable C, and the choice
- * of the AVX2 row kernels where the CPU has them).
+/* resize.c: the separable antialiased resize (portable C, the choice of
+ * the AVX2 row kernels where the CPU has them, and the row-by-row
+ * driver shared by mli_resize and the streaming resizer).
  *
  * For output pixel i the filter is centred on source coordinate
  * (i + 0.5) * scale, scale = in / out; when shrinking, the triangle is
  * stretched by scale so that it covers every source pixel in between. Its
- * weights are normalised to sum to one, then rounded to fixed point. */
+ * weights are normalised to sum to one, then rounded to fixed point.
+ *
+ * Output row i needs source rows first[i] .. first[i] + n[i] - 1 of the
+ * vertical taps: it is computed vertically into one 8-bit row, then
+ * horizontally into dst, as soon as those rows are there. A whole image
+ * in memory has every row there; a stream keeps the last rows in a ring
+ * of ty.k + MLI_RESIZER_BATCH rows, enough for the rows an unfinished
+ * output row still needs plus one batch of new ones. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +25,41 @@
 #define BITS MLI__RESIZE_BITS
 #define HALF (1 << (BITS - 1))
 
+/* Ring rows start 8 bytes past a 64-byte boundary. libjpeg-turbo's SIMD
+ * colour conversion writes rows that are 16- or 32-byte aligned with
+ * non-temporal stores, which go around the cache: the resize, reading
+ * them next, would then wait on memory. */
+#define RING_SKEW 8
+
+typedef void (*h3_fn)(const uint8_t *, uint8_t *, uint32_t, const struct mli__taps *);
+typedef void (*v_fn)(const uint8_t *const *, uint32_t, const int16_t *, size_t, uint8_t *);
+
+struct mli_resizer {
+	uint32_t sh, sw, c, dh, dw;
+	struct mli__taps tx, ty;
+	h3_fn h3;
+	v_fn v;
+	size_t row;              /* sw * c: bytes of a source row */
+	const uint8_t *src;      /* the whole source image, or NULL: the ring */
+	size_t stride;           /* bytes between rows of src */
+	uint8_t *ring;           /* [nring, ring_stride], the rows from byte RING_SKEW */
+	size_t ring_stride;
+	uint32_t nring;
+	uint8_t *mid;            /* [row + tx.pad]: one row after the vertical pass */
+	const uint8_t **rows;    /* [ty.k]: the source rows of one output row */
+	uint8_t *dst;            /* [dh, dw, c] */
+	uint32_t have;           /* source rows pushed */
+	uint32_t next;           /* the next output row */
+};
+
 static void taps_free(struct mli__taps *t)
 {
 	free(t->first);
 	free(t->n);
 	free(t->w);
+	free(t->w16);
+	free(t->idx512);
+	free(t->w512);
 }
 
 static double triangle(double x)
@@ -30,7 +68,77 @@ static double triangle(double x)
 	return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-static int taps_make(struct mli__taps *t, uint32_t in, uint32_t out)
+/* The expanded weights of the SIMD horizontal kernel (see
+ * resize_impl.h). */
+static int taps_expand(struct mli__taps *t, uint32_t out)
+{
+	uint32_t chunks = 1;
+
+	for (uint32_t i = 0; i < out; i++)
+		if ((t->n[i] + 3) / 4 > chunks)
+			chunks = (t->n[i] + 3) / 4;
+	t->chunks = chunks;
+	/* The last load of output i starts at pixel first[i] + 4 (chunks
+	 * - 1) <= in - 1 + 4 (chunks - 1) and is 16 bytes long. */
+	t->pad = (size_t)12 * chunks + 4;
+	/* The AVX-512 kernel reads 128 bytes from a group's first pixel. */
+	if (t->pad < 128)
+		t->pad = 128;
+	if (!(t->w16 = calloc((size_t)out * chunks * 16, sizeof *t->w16)))
+		return MLI_ENOMEM;
+	for (uint32_t i = 0; i < out; i++)
+		for (uint32_t q = 0; q < chunks; q++) {
+			int16_t *d = t->w16 + ((size_t)i * chunks + q) * 16;
+			for (uint32_t half = 0; half < 2; half++) {
+				uint32_t j = 4 * q + 2 * half;
+				int16_t a = j < t->n[i] ? t->w[(size_t)i * t->k + j] : 0;
+				int16_t b = j + 1 < t->n[i] ? t->w[(size_t)i * t->k + j + 1] : 0;
+				for (int ch = 0; ch < 3; ch++) {
+					d[8 * half + 2 * ch] = a;
+					d[8 * half + 2 * ch + 1] = b;
+				}
+			}
+		}
+	return 0;
+}
+
+/* The AVX-512 tables (see resize_impl.h), when every group of 16
+ * outputs fits in its 128-byte window; idx512 stays NULL otherwise. */
+static int taps_expand512(struct mli__taps *t, uint32_t out)
+{
+	uint32_t groups = (out + 15) / 16, pairs = 1;
+
+	for (uint32_t i = 0; i < out; i++) {
+		if ((t->n[i] + 1) / 2 > pairs)
+			pairs = (t->n[i] + 1) / 2;
+		if ((size_t)(t->first[i] + t->n[i] - t->first[i & ~15u]) * 3 > 128)
+			return 0;
+	}
+	t->pairs = pairs;
+	t->idx512 = calloc((size_t)groups * pairs * 3 * 64, 1);
+	t->w512 = calloc((size_t)groups * pairs * 3 * 32, sizeof *t->w512);
+	if (!t->idx512 || !t->w512)
+		return MLI_ENOMEM;
+	for (uint32_t g = 0; g < groups; g++)
+		for (uint32_t p = 0; p < pairs; p++)
+			for (uint32_t v = 0; v < 48; v++) {
+				uint32_t i = 16 * g + v / 3, ch = v % 3, z = v / 16, e = v % 16;
+				size_t at = ((size_t)g * pairs + p) * 3 + z;
+				if (i >= out)
+					i = out - 1;
+				for (uint32_t h = 0; h < 2; h++) {
+					uint32_t j = 2 * p + h;
+					if (j >= t->n[i])
+						continue;
+					t->idx512[at * 64 + 4 * e + 2 * h] =
+						(uint8_t)((t->first[i] + j - t->first[16 * g]) * 3 + ch);
+					t->w512[at * 32 + 2 * e + h] = t->w[(size_t)i * t->k + j];
+				}
+			}
+	return 0;
+}
+
+static int taps_make(struct mli__taps *t, uint32_t in, uint32_t out, int expand)
 {
 	double scale = (double)in / out, fscale = scale > 1.0 ? scale : 1.0;
 	double support = fscale, *tmp;
@@ -80,6 +188,10 @@ static int taps_make(struct mli__taps *t, uint32_t in, uint32_t out)
 			w[x - lo] = (int16_t)lround(tmp[x - lo] / sum * (1 << BITS));
 	}
 	free(tmp);
+	if (expand && (taps_expand(t, out) < 0 || taps_expand512(t, out) < 0)) {
+		taps_free(t);
+		return MLI_ENOMEM;
+	}
 	return 0;
 }
 
@@ -91,10 +203,8 @@ static inline uint8_t clip8(int32_t v)
 	return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 }
 
-void mli__resize_h3_ref(const uint8_t *src, uint32_t in, uint8_t *dst, uint32_t out,
-			const struct mli__taps *t)
+void mli__resize_h3_ref(const uint8_t *src, uint8_t *dst, uint32_t out, const struct mli__taps *t)
 {
-	(void)in;
 	for (uint32_t i = 0; i < out; i++) {
 		const uint8_t *s = src + (size_t)t->first[i] * 3;
 		const int16_t *w = t->w + (size_t)i * t->k;
@@ -127,8 +237,8 @@ static void resize_hc(const uint8_t *src, uint8_t *dst, uint32_t out, uint32_t c
 	}
 }
 
-void mli__resize_v_ref(const uint8_t *src, size_t stride, size_t len, uint32_t n,
-		       const int16_t *w, uint8_t *dst)
+void mli__resize_v_ref(const uint8_t *const *rows, uint32_t n, const int16_t *w, size_t len,
+		       uint8_t *dst)
 {
 	int32_t acc[256];
 
@@ -138,7 +248,7 @@ void mli__resize_v_ref(const uint8_t *src, size_t stride, size_t len, uint32_t n
 		for (size_t x = 0; x < m; x++)
 			acc[x] = HALF;
 		for (uint32_t j = 0; j < n; j++) {
-			const uint8_t *s = src + (size_t)j * stride + x0;
+			const uint8_t *s = rows[j] + x0;
 			int32_t wj = w[j];
 			for (size_t x = 0; x < m; x++)
 				acc[x] += s[x] * wj;
@@ -148,71 +258,186 @@ void mli__resize_v_ref(const uint8_t *src, size_t stride, size_t len, uint32_t n
 	}
 }
 
+void mli_resizer_free(struct mli_resizer *r)
+{
+	if (!r)
+		return;
+	taps_free(&r->tx);
+	taps_free(&r->ty);
+	free(r->ring);
+	free(r->mid);
+	free(r->rows);
+	free(r);
+}
+
+#ifdef MLI_HAVE_AVX512
+/* What mli_cpu_has_avx512 says, from the features libgcc found once at
+ * start-up (it checks that the OS saves the zmm state too): a resizer is
+ * made per image, and cpuid, which mli_cpu_has_avx512 executes, leaves a
+ * virtual machine for the hypervisor at a cost of microseconds. */
+static int has_avx512(void)
+{
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+	       && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+	       && mli_cpu_has_avx2_fma();
+}
+#endif
+
+/* A resizer reading src when it is not NULL, else a ring of rows. */
+static int resizer_make(struct mli_resizer **rp, const uint8_t *src, size_t stride, uint32_t sh,
+			uint32_t sw, uint32_t c, uint8_t *dst, uint32_t dh, uint32_t dw, int simd)
+{
+	struct mli_resizer *r;
+	int rc = MLI_ENOMEM;
+
+	*rp = NULL;
+	if (!sh || !sw || !dh || !dw || c < 1 || c > 4)
+		return MLI_EINVAL;
+	if (!(r = calloc(1, sizeof *r)))
+		return MLI_ENOMEM;
+	r->sh = sh;
+	r->sw = sw;
+	r->c = c;
+	r->dh = dh;
+	r->dw = dw;
+	r->h3 = mli__resize_h3_ref;
+	r->v = mli__resize_v_ref;
+	r->row = (size_t)sw * c;
+	r->src = src;
+	r->stride = stride;
+	r->dst = dst;
+	if ((rc = taps_make(&r->tx, sw, dw, c == 3)) < 0 || (rc = taps_make(&r->ty, sh, dh, 0)) < 0)
+		goto fail;
+#ifdef MLI_HAVE_AVX2
+	if (simd != MLI__RESIZE_REF && mli_cpu_has_avx2_fma()) {
+		r->h3 = mli__resize_h3_avx2;
+		r->v = mli__resize_v_avx2;
+	}
+#endif
+#ifdef MLI_HAVE_AVX512
+	if (simd == MLI__RESIZE_BEST && has_avx512()) {
+		r->v = mli__resize_v_avx512;
+		if (r->tx.idx512 && __builtin_cpu_supports("avx512vbmi"))
+			r->h3 = mli__resize_h3_avx512;
+	}
+#endif
+	(void)simd;
+	rc = MLI_ENOMEM;
+	/* The padding past the row is zeroed once: its weights are zero,
+	 * and the bytes read there are then defined too. */
+	if (!(r->mid = calloc(r->row + r->tx.pad, 1)) || !(r->rows = malloc(sizeof *r->rows * r->ty.k)))
+		goto fail;
+	if (!src) {
+		r->nring = r->ty.k + MLI_RESIZER_BATCH;
+		if (r->nring > sh)
+			r->nring = sh;
+		r->ring_stride = (r->row + 63) & ~(size_t)63;
+		if (!(r->ring = aligned_alloc(64, r->ring_stride * r->nring + 64)))
+			goto fail;
+	}
+	*rp = r;
+	return 0;
+fail:
+	mli_resizer_free(r);
+	return rc;
+}
+
+static const uint8_t *source_row(const struct mli_resizer *r, uint32_t y)
+{
+	if (r->src)
+		return r->src + (size_t)y * r->stride;
+	return r->ring + RING_SKEW + (size_t)(y % r->nring) * r->ring_stride;
+}
+
+/* Writes every output row whose source rows are all in. */
+static void emit(struct mli_resizer *r)
+{
+	const struct mli__taps *ty = &r->ty;
+	const size_t out_row = (size_t)r->dw * r->c;
+
+	for (; r->next < r->dh && ty->first[r->next] + ty->n[r->next] <= r->have; r->next++) {
+		uint32_t i = r->next;
+		uint8_t *d = r->dst + (size_t)i * out_row;
+		/* Without a horizontal pass the vertical one writes dst. */
+		uint8_t *v = r->sw == r->dw ? d : r->mid;
+
+		if (r->sh == r->dh) {
+			memcpy(v, source_row(r, i), r->row);
+		} else {
+			for (uint32_t j = 0; j < ty->n[i]; j++)
+				r->rows[j] = source_row(r, ty->first[i] + j);
+			r->v(r->rows, ty->n[i], ty->w + (size_t)i * ty->k, r->row, v);
+		}
+		if (r->sw == r->dw)
+			continue;
+		if (r->c == 3)
+			r->h3(r->mid, d, r->dw, &r->tx);
+		else
+			resize_hc(r->mid, d, r->dw, r->c, &r->tx);
+	}
+}
+
+int mli__resizer_new(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t c, uint8_t *dst,
+		     uint32_t dh, uint32_t dw, int simd)
+{
+	return resizer_make(rp, NULL, 0, sh, sw, c, dst, dh, dw, simd);
+}
+
+static int want_simd(void)
+{
+	const char *want = getenv("MLI_KERNELS");
+
+	return want && strcmp(want, "ref") == 0 ? MLI__RESIZE_REF : MLI__RESIZE_BEST;
+}
+
+int mli_resizer_new(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t c, uint8_t *dst,
+		    uint32_t dh, uint32_t dw)
+{
+	return mli__resizer_new(rp, sh, sw, c, dst, dh, dw, want_simd());
+}
+
+uint32_t mli_resizer_rows(struct mli_resizer *r, uint8_t **rows, uint32_t max)
+{
+	uint32_t m = r->sh - r->have;
+
+	if (m > max)
+		m = max;
+	if (m > MLI_RESIZER_BATCH)
+		m = MLI_RESIZER_BATCH;
+	for (uint32_t k = 0; k < m; k++)
+		rows[k] = (uint8_t *)source_row(r, r->have + k);
+	return m;
+}
+
+void mli_resizer_push(struct mli_resizer *r, uint32_t m)
+{
+	if (m > r->sh - r->have)
+		m = r->sh - r->have;
+	r->have += m;
+	emit(r);
+}
+
+int mli_resizer_done(const struct mli_resizer *r)
+{
+	return r->next == r->dh;
+}
+
 int mli__resize(const uint8_t *src, uint32_t sh, uint32_t sw, size_t src_stride, uint32_t c,
 		uint8_t *dst, uint32_t dh, uint32_t dw, int simd)
 {
-	void (*h3)(const uint8_t *, uint32_t, uint8_t *, uint32_t, const struct mli__taps *) =
-		mli__resize_h3_ref;
-	void (*v)(const uint8_t *, size_t, size_t, uint32_t, const int16_t *, uint8_t *) =
-		mli__resize_v_ref;
-	struct mli__taps tx, ty;
-	uint8_t *mid = NULL;
-	size_t row = (size_t)dw * c;
+	struct mli_resizer *r;
 	int rc;
 
-	if (!sh || !sw || !dh || !dw || c < 1 || c > 4)
-		return MLI_EINVAL;
-#ifdef MLI_HAVE_AVX2
-	if (simd && mli_cpu_has_avx2_fma()) {
-		h3 = mli__resize_h3_avx2;
-		v = mli__resize_v_avx2;
-	}
-#else
-	(void)simd;
-#endif
-	if ((rc = taps_make(&tx, sw, dw)) < 0)
+	if ((rc = resizer_make(&r, src, src_stride, sh, sw, c, dst, dh, dw, simd)) < 0)
 		return rc;
-	if ((rc = taps_make(&ty, sh, dh)) < 0) {
-		taps_free(&tx);
-		return rc;
-	}
-	/* Vertical pass first, into [dh, sw, c]: the horizontal pass, the
-	 * dearer one, then runs over dh rows rather than sh. */
-	if (!(mid = malloc((size_t)sw * c * dh))) {
-		rc = MLI_ENOMEM;
-		goto fail;
-	}
-	for (uint32_t i = 0; i < dh; i++) {
-		const uint8_t *s = src + (size_t)ty.first[i] * src_stride;
-		uint8_t *d = mid + (size_t)i * sw * c;
-		if (sh == dh)
-			memcpy(d, s, (size_t)sw * c);
-		else
-			v(s, src_stride, (size_t)sw * c, ty.n[i], ty.w + (size_t)i * ty.k, d);
-	}
-	for (uint32_t i = 0; i < dh; i++) {
-		const uint8_t *s = mid + (size_t)i * sw * c;
-		uint8_t *d = dst + (size_t)i * row;
-		if (sw == dw)
-			memcpy(d, s, row);
-		else if (c == 3)
-			h3(s, sw, d, dw, &tx);
-		else
-			resize_hc(s, d, dw, c, &tx);
-	}
-	rc = 0;
-fail:
-	free(mid);
-	taps_free(&tx);
-	taps_free(&ty);
-	return rc;
+	r->have = sh;
+	emit(r);
+	mli_resizer_free(r);
+	return 0;
 }
 
 int mli_resize(const uint8_t *src, uint32_t sh, uint32_t sw, size_t src_stride, uint32_t c,
 	       uint8_t *dst, uint32_t dh, uint32_t dw)
 {
-	const char *want = getenv("MLI_KERNELS");
-
-	return mli__resize(src, sh, sw, src_stride, c, dst, dh, dw,
-			   !(want && strcmp(want, "ref") == 0));
+	return mli__resize(src, sh, sw, src_stride, c, dst, dh, dw, want_simd());
 }
