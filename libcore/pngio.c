@@ -60,3 +60,37 @@ bad:
 	png_image_free(&img);
 	return MLI_EINVAL;
 }
+
+int mli_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, uint32_t channels,
+		   uint8_t **png, size_t *png_len)
+{
+	png_image img;
+	png_alloc_size_t len = 0;
+	uint8_t *buf;
+
+	*png = NULL;
+	*png_len = 0;
+	if ((channels != 1 && channels != 3) || !width || !height ||
+	    width > PNG_UINT_31_MAX / channels || height > PNG_UINT_31_MAX)
+		return MLI_EINVAL;
+	memset(&img, 0, sizeof img);
+	img.version = PNG_IMAGE_VERSION;
+	img.width = width;
+	img.height = height;
+	img.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+	/* A first call with no buffer asks libpng for the size it needs. */
+	if (!png_image_write_get_memory_size(img, len, 0, pixels, 0, NULL)) {
+		png_image_free(&img);
+		return MLI_EINVAL;
+	}
+	if (!(buf = malloc(len)))
+		return MLI_ENOMEM;
+	if (!png_image_write_to_memory(&img, buf, &len, 0, pixels, 0, NULL)) {
+		free(buf);
+		png_image_free(&img);
+		return MLI_EINVAL;
+	}
+	*png = buf;
+	*png_len = len;
+	return 0;
+}

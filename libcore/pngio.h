@@ -22,4 +22,11 @@ int mli_png_sniff(const uint8_t *data, size_t len);
 int mli_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_t **pixels,
 		   uint32_t *width, uint32_t *height, struct mli_fault *f);
 
+/* Encodes pixels [height, width, channels] (channels 1: 8-bit gray, or 3:
+ * RGB, rows packed) as a PNG into a new buffer *png of *png_len bytes (the
+ * caller frees it). Returns 0, MLI_ENOMEM, or MLI_EINVAL for a size or
+ * channel count libpng cannot write. */
+int mli_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, uint32_t channels,
+		   uint8_t **png, size_t *png_len);
+
 #endif

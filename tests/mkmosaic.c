@@ -1,5 +1,6 @@
-/* mkmosaic: a real multi-label set for the mli-train tests, from
- * Debian's dataset-fashion-mnist, and a small evaluator.
+/* mkmosaic: a real multi-label set for the mli-train tests and for
+ * pipelines/demo, from Debian's dataset-fashion-mnist, and a small
+ * evaluator.
  *
  *   mkmosaic batches IMAGES.gz LABELS.gz COUNT SIZE SEED [FIRST [NAN]]
  *     writes batches FIRST .. COUNT-1 (default all) of SIZE mosaics on
@@ -17,6 +18,18 @@
  *     one-hot [SIZE, 10]; with SEED > 0 each epoch in a shuffled order
  *     (seed 0: in file order, one epoch, a last short batch kept when it
  *     has 2 images or more).
+ *   mkmosaic files IMAGES.gz LABELS.gz COUNT SEED DIR URL
+ *     writes COUNT such mosaics as files DIR/NNNNNN.png (8-bit gray PNG,
+ *     56x56), and on stdout their list in the original release's format,
+ *     one line "URL/NNNNNN.png<TAB>class:1<TAB>..." per file, classes in
+ *     increasing order (the garments present, then their parents). File
+ *     i depends only on SEED and i.
+ *   mkmosaic dictionary
+ *     writes the 13 classes as a dictionary in the format of the
+ *     release's dictionary_and_semantic_hierarchy.txt: a header line,
+ *     then "index<TAB>WordNet id<TAB>parent index<TAB>name" per class.
+ *     The WordNet ids are those of the release's dictionary for the same
+ *     things (T-shirt n03595614, ..., "other" the id of artifact).
  *   mkmosaic random COUNT N C H W CLASSES SEED
  *     writes COUNT batches of N random images [N, C, H, W] with about 5
  *     random positive classes each (for benchmarks: speed, not learning).
@@ -41,6 +54,23 @@
 #include "trainstate.h"
 
 #define CLASSES 13
+
+/* The parent of each garment class: 10 tops, 11 footwear, 12 other. */
+static const int parent[10] = { 10, 12, 10, 12, 10, 11, 10, 11, 12, 11 };
+
+/* The classes: Fashion-MNIST's names, the parents' names, and the WordNet
+ * ids the release's dictionary gives these things (jersey/T-shirt,
+ * trouser/pant, pullover, dress, coat, sandal, shirt, running shoe, bag,
+ * boot; top, footwear, and for "other" artifact). */
+static const char *const class_name[CLASSES] = {
+	"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+	"Sneaker", "Bag", "Ankle boot", "tops", "footwear", "other"
+};
+static const char *const class_wnid[CLASSES] = {
+	"n03595614", "n04489008", "n04021028", "n03236735", "n03057021", "n04133789",
+	"n04197391", "n04120489", "n02774152", "n02872752", "n04453666", "n03381126",
+	"n00021939"
+};
 
 static void die(const char *what)
 {
@@ -83,7 +113,6 @@ static int batches(int argc, char **argv)
 	long count = atol(argv[4]), size = atol(argv[5]), first = argc > 7 ? atol(argv[7]) : 0;
 	long nan_at = argc > 8 ? atol(argv[8]) : -1;
 	uint64_t seed = strtoull(argv[6], NULL, 10);
-	static const int parent[10] = { 10, 12, 10, 12, 10, 11, 10, 11, 12, 11 };
 	struct mli_writer *w = mli_writer_open(1, NULL);
 
 	if (n_img != n_lab || !n_img || !w || size < 2)
@@ -193,6 +222,63 @@ static int plain(int argc, char **argv)
 	free(img);
 	free(lab);
 	return 0;
+}
+
+static int files(int argc, char **argv)
+{
+	if (argc < 8)
+		die("usage: mkmosaic files IMAGES.gz LABELS.gz COUNT SEED DIR URL");
+	size_t n_img, n_lab;
+	uint8_t *img = read_idx(argv[2], 16, 28 * 28, &n_img);
+	uint8_t *lab = read_idx(argv[3], 8, 1, &n_lab);
+	long count = atol(argv[4]);
+	uint64_t seed = strtoull(argv[5], NULL, 10);
+	const char *dir = argv[6], *url = argv[7];
+	uint8_t px[56 * 56]; /* [56, 56] gray */
+
+	if (n_img != n_lab || !n_img || count < 1)
+		die("bad data set or arguments");
+	for (long i = 0; i < count; i++) {
+		struct mli_rng r;
+		int present[CLASSES] = { 0 };
+		char path[4096];
+		uint8_t *png;
+		size_t len;
+		FILE *f;
+
+		mli_rng_init(&r, seed, "files", 5, (uint64_t)i);
+		for (int q = 0; q < 4; q++) {
+			size_t k = (size_t)mli_rng_below(&r, n_img);
+			for (int y = 0; y < 28; y++)
+				memcpy(px + ((q / 2) * 28 + y) * 56 + (q % 2) * 28, img + k * 784 + y * 28,
+				       28);
+			present[lab[k]] = present[parent[lab[k]]] = 1;
+		}
+		if (mli_png_encode(px, 56, 56, 1, &png, &len) < 0)
+			die("cannot encode a PNG");
+		snprintf(path, sizeof path, "%s/%06ld.png", dir, i);
+		if (!(f = fopen(path, "wb")) || fwrite(png, 1, len, f) != len || fclose(f) != 0)
+			die("cannot write a mosaic file");
+		free(png);
+		printf("%s/%06ld.png", url, i);
+		for (int c = 0; c < CLASSES; c++)
+			if (present[c])
+				printf("\t%d:1", c);
+		putchar('\n');
+	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die("cannot write the list");
+	free(img);
+	free(lab);
+	return 0;
+}
+
+static int dictionary(void)
+{
+	printf("category_index\tcategory_id\tindex_of_parent_category\tcategory name\n");
+	for (int c = 0; c < CLASSES; c++)
+		printf("%d\t%s\t%d\t%s\n", c, class_wnid[c], c < 10 ? parent[c] : -1, class_name[c]);
+	return fflush(stdout) != 0 || ferror(stdout);
 }
 
 static int random_batches(int argc, char **argv)
@@ -342,10 +428,14 @@ int main(int argc, char **argv)
 		return batches(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "plain") == 0)
 		return plain(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "files") == 0)
+		return files(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "dictionary") == 0)
+		return dictionary();
 	if (argc > 1 && strcmp(argv[1], "random") == 0)
 		return random_batches(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "eval") == 0)
 		return eval(argc, argv);
-	die("usage: mkmosaic batches|eval ...");
+	die("usage: mkmosaic batches|plain|files|dictionary|random|eval ...");
 	return 2;
 }
