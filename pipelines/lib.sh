@@ -141,7 +141,7 @@ mli_host_usage() {
 # separated; one empty line, "here", without a list) and sets MLI_SLOTS and
 # MLI_SSH_CMD.
 mli_hosts_setup() {
-	local hosts=
+	local hosts=''
 	if [ -n "$MLI_HOSTS_FILE" ]; then
 		[ -r "$MLI_HOSTS_FILE" ] && [ ! -d "$MLI_HOSTS_FILE" ] || mli_die "$MLI_HOSTS_FILE: cannot read the host list"
 		hosts=$(sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$MLI_HOSTS_FILE")
@@ -167,7 +167,7 @@ mli_hosts_setup() {
 # before any work starts.
 mli_hosts_check() {
 	[ -n "$MLI_HOST_LIST" ] || return 0
-	local host i=0 bad= line hosts
+	local host i=0 bad='' line hosts
 	local check="for p in $*; do command -v \"\$p\" >/dev/null || { echo \"\$p not found on the host (see --remote-path)\"; exit 127; }; done"
 	mapfile -t hosts < <(printf '%s\n' "$MLI_HOST_LIST" | sort -u)
 	for ((i = 0; i < ${#hosts[@]}; i++)); do
@@ -329,8 +329,8 @@ mli_stream() {
 # epoch with its own augmentation and shuffle (--epoch) and one mli-train
 # run over all of them.
 mli_train_main() {
-	local mode=$1 ckpt=ckpt classes= dict= size=224 batch=64 shuffle=4096 epochs=1 seed=0
-	local init= freeze= loss=multilabel area=
+	local mode=$1 ckpt=ckpt classes='' dict='' size=224 batch=64 shuffle=4096 epochs=1 seed=0
+	local init='' freeze='' loss=multilabel area=''
 	shift
 	if [ "$mode" = finetune ]; then
 		loss=softmax freeze=2 area=0.05,1
