@@ -51,6 +51,7 @@ struct bench {
 	float *a, *b, *c;           /* big tensors for mli */
 	float *d, *e, *f;           /* and for OpenBLAS */
 	struct mli_buffer ws;
+	struct mli_buffer bn_ws;
 };
 
 static double now(void)
@@ -244,10 +245,10 @@ static void bn_run(void *arg)
 
 	if (a->pass == 0)
 		rc = mli_bn_forward_train(b->kern, b->pool, a->rows, a->c, b->a, a->gamma, a->beta,
-					  1e-5f, 1, b->c, a->mean, a->istd, NULL, NULL, 0);
+					  1e-5f, 1, b->c, a->mean, a->istd, NULL, NULL, 0, &b->bn_ws);
 	else if (a->pass == 1)
 		rc = mli_bn_backward(b->kern, b->pool, a->rows, a->c, b->a, b->c, b->b, a->gamma,
-				     a->mean, a->istd, 1, b->b, a->dg, a->db);
+				     a->mean, a->istd, 1, b->b, a->dg, a->db, &b->bn_ws);
 	else
 		memcpy(b->c, b->a, a->rows * a->c * sizeof(float));
 	if (rc < 0) {
@@ -496,6 +497,7 @@ int main(int argc, char **argv)
 	}
 	measure_peak(&b, " (again, at the end)");
 	mli_buffer_free(&b.ws);
+	mli_buffer_free(&b.bn_ws);
 	mli_pool_destroy(b.pool);
 	free(b.a);
 	free(b.b);

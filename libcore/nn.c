@@ -71,6 +71,24 @@ static void reduce_blocks(const float *part, size_t nblocks, size_t c, double *s
 			sum[j] += part[blk * 2 * c + j];
 }
 
+/* Points *p at `bytes` of work space from ws, or from own (which the
+ * caller frees) when ws is NULL. */
+static int work_space(struct mli_buffer *ws, struct mli_buffer *own, size_t bytes, void **p)
+{
+	struct mli_buffer *b = ws ? ws : own;
+	int rc = mli_buffer_reserve(b, bytes);
+
+	*p = b->p;
+	return rc;
+}
+
+/* The work space of the training calls: sum (2c doubles) first, then
+ * part (nblocks, 2, c) and two c-float arrays. */
+static size_t bn_ws_bytes(size_t nblocks, size_t c)
+{
+	return 2 * c * sizeof(double) + (nblocks + 2) * 2 * c * sizeof(float);
+}
+
 /* Rows per share of an elementwise pass: whole multiples of a block, so
  * that tiny tensors stay on one thread. */
 #define GRAIN_ROWS 16
@@ -78,21 +96,23 @@ static void reduce_blocks(const float *part, size_t nblocks, size_t c, double *s
 int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
 			 size_t c, const float *x, const float *gamma, const float *beta, float eps,
 			 int relu, float *y, float *mean, float *inv_std, float *running_mean,
-			 float *running_var, float decay)
+			 float *running_var, float decay, struct mli_buffer *ws)
 {
 	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
-	float *part = NULL, *scale = NULL;
-	double *sum = NULL;
+	struct mli_buffer own = { 0 };
+	float *part, *scale;
+	double *sum;
+	void *w;
 	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x };
-	int rc = MLI_ENOMEM;
+	int rc;
 
 	if (rows < 2)
 		return MLI_EINVAL;
-	part = malloc(nblocks * 2 * c * sizeof *part);
-	sum = malloc(2 * c * sizeof *sum);
-	scale = malloc(2 * c * sizeof *scale);
-	if (!part || !sum || !scale)
+	if ((rc = work_space(ws, &own, bn_ws_bytes(nblocks, c), &w)) < 0)
 		goto fail;
+	sum = w;
+	part = (float *)(sum + 2 * c);
+	scale = part + nblocks * 2 * c;
 	p.part = part;
 	p.body = bn_stats_body;
 	run(pool, &p, nblocks, 1);
@@ -118,22 +138,24 @@ int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, 
 	run(pool, &p, rows, GRAIN_ROWS);
 	rc = 0;
 fail:
-	free(part);
-	free(sum);
-	free(scale);
+	mli_buffer_free(&own);
 	return rc;
 }
 
 int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
 			 size_t c, const float *x, const float *gamma, const float *beta,
-			 const float *mean, const float *var, float eps, int relu, float *y)
+			 const float *mean, const float *var, float eps, int relu, float *y,
+			 struct mli_buffer *ws)
 {
-	float *scale = malloc(2 * c * sizeof *scale);
+	struct mli_buffer own = { 0 };
+	float *scale;
+	void *w;
 	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .out = y, .relu = relu,
 			  .body = scale_shift_body };
 
-	if (!scale)
+	if (work_space(ws, &own, 2 * c * sizeof *scale, &w) < 0)
 		return MLI_ENOMEM;
+	scale = w;
 	for (size_t j = 0; j < c; j++) {
 		double is = 1.0 / sqrt((double)var[j] + (double)eps);
 		scale[j] = (float)(gamma[j] * is);
@@ -142,7 +164,7 @@ int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, 
 	p.scale = scale;
 	p.shift = scale + c;
 	run(pool, &p, rows, GRAIN_ROWS);
-	free(scale);
+	mli_buffer_free(&own);
 	return 0;
 }
 
@@ -167,18 +189,24 @@ static void bn_dx_body(const struct pass *p, size_t b, size_t e)
 int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
 		    const float *x, const float *y, const float *dy, const float *gamma,
 		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
-		    float *dbeta)
+		    float *dbeta, struct mli_buffer *ws)
 {
 	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
-	float *part = malloc(nblocks * 2 * c * sizeof *part), *means = malloc(2 * c * sizeof *means);
-	double *sum = malloc(2 * c * sizeof *sum);
+	struct mli_buffer own = { 0 };
+	float *part, *means;
+	double *sum;
+	void *w;
 	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .y = y, .dy = dy,
-			  .mean = mean, .inv_std = inv_std, .relu = relu, .part = part,
+			  .mean = mean, .inv_std = inv_std, .relu = relu,
 			  .body = bn_grad_stats_body };
-	int rc = MLI_ENOMEM;
+	int rc;
 
-	if (!part || !sum || !means)
+	if ((rc = work_space(ws, &own, bn_ws_bytes(nblocks, c), &w)) < 0)
 		goto fail;
+	sum = w;
+	part = (float *)(sum + 2 * c);
+	means = part + nblocks * 2 * c;
+	p.part = part;
 	run(pool, &p, nblocks, 1);
 	reduce_blocks(part, nblocks, c, sum);
 	for (size_t j = 0; j < c; j++) {
@@ -195,9 +223,7 @@ int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_
 	run(pool, &p, rows, GRAIN_ROWS);
 	rc = 0;
 fail:
-	free(part);
-	free(sum);
-	free(means);
+	mli_buffer_free(&own);
 	return rc;
 }
 

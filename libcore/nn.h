@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "conv.h"
 #include "kernels.h"
 #include "threadpool.h"
 
@@ -26,18 +27,22 @@
  * r = decay * r + (1 - decay) * batch, with the variance corrected by
  * rows / (rows - 1) as TensorFlow's fused batch norm does.
  *   x, y: (rows, c) (may be the same array); gamma, beta: (c).
+ * ws is work space the caller keeps across calls (about rows * c / 8 +
+ * 24 * c bytes; it grows on the first calls only), or NULL to allocate
+ * per call; the three batch-norm calls may share one.
  * Returns 0, MLI_EINVAL (rows < 2) or MLI_ENOMEM. */
 int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
 			 size_t c, const float *x, const float *gamma, const float *beta, float eps,
 			 int relu, float *y, float *mean, float *inv_std, float *running_mean,
-			 float *running_var, float decay);
+			 float *running_var, float decay, struct mli_buffer *ws);
 
 /* Batch norm, inference: y = gamma * (x - mean) / sqrt(var + eps) + beta
  * with the running statistics, then ReLU when relu is nonzero. Returns 0
  * or MLI_ENOMEM. */
 int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
 			 size_t c, const float *x, const float *gamma, const float *beta,
-			 const float *mean, const float *var, float eps, int relu, float *y);
+			 const float *mean, const float *var, float eps, int relu, float *y,
+			 struct mli_buffer *ws);
 
 /* Batch norm backward (training statistics). Given x, the saved mean and
  * inv_std, and dy = dL/dy; when relu is nonzero, y is the forward output
@@ -47,7 +52,7 @@ int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, 
 int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
 		    const float *x, const float *y, const float *dy, const float *gamma,
 		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
-		    float *dbeta);
+		    float *dbeta, struct mli_buffer *ws);
 
 /* y[i] = max(x[i], 0); y may be x. */
 void mli_relu_forward(const struct mli_kernels *kern, struct mli_pool *pool, size_t n,

@@ -64,6 +64,7 @@ struct mli_resnet_impl {
 	float *io[2], *y[2];
 	float *arena;               /* every array above */
 	struct mli_buffer ws;       /* convolution work space */
+	struct mli_buffer bn_ws;    /* batch-norm work space */
 	size_t cap_params;
 	int freeze;
 };
@@ -399,6 +400,7 @@ void mli_resnet_free(struct mli_resnet *net)
 		free(net->impl->blocks);
 		free(net->impl->arena);
 		mli_buffer_free(&net->impl->ws);
+		mli_buffer_free(&net->impl->bn_ws);
 		free(net->impl);
 	}
 	free(net->param);
@@ -537,16 +539,17 @@ static int bn_fwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, 
 	if (train)
 		return mli_bn_forward_train(k, pool, rows, bn->c, x, P(bn->gamma), P(bn->beta),
 					    net->cfg.bn_eps, 1, y, bn->bmean, bn->inv_std,
-					    P(bn->mean), P(bn->var), net->cfg.bn_decay);
+					    P(bn->mean), P(bn->var), net->cfg.bn_decay, &net->impl->bn_ws);
 	return mli_bn_forward_infer(k, pool, rows, bn->c, x, P(bn->gamma), P(bn->beta), P(bn->mean),
-				    P(bn->var), net->cfg.bn_eps, 1, y);
+				    P(bn->var), net->cfg.bn_eps, 1, y, &net->impl->bn_ws);
 }
 
 static int bn_bwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, size_t rows,
 		  const float *x, const float *y, const float *dy, float *dx)
 {
 	return mli_bn_backward(net->impl->kern, pool, rows, bn->c, x, y, dy, P(bn->gamma),
-			       bn->bmean, bn->inv_std, 1, dx, G(bn->gamma), G(bn->beta));
+			       bn->bmean, bn->inv_std, 1, dx, G(bn->gamma), G(bn->beta),
+			       &net->impl->bn_ws);
 }
 
 static int conv_fwd(struct mli_resnet *net, struct mli_pool *pool, const struct conv *cv,

@@ -23,7 +23,7 @@
  * buffer at the same offsets. Activations, saved batch-norm statistics
  * and gradient scratch are allocated once, for the largest batch, when
  * the network is made; the convolution work buffer grows on the first
- * step only. An inference-only network (cfg.inference_only) holds the
+ * step only, as does the batch-norm work space. An inference-only network (cfg.inference_only) holds the
  * parameters and five activation-sized buffers, nothing else. */
 #ifndef MLI_RESNET_H
 #define MLI_RESNET_H

@@ -66,6 +66,7 @@ static void check_batch_norm(struct tap *tap, const struct mli_kernels *k)
 	static double xd[ROWS * C], yd[ROWS * C], gd[ROWS * C];
 	double gmd[C], btd[C];
 	struct mli_pool *pool;
+	struct mli_buffer ws = { 0 };
 
 	ASSERT_EQ(mli_pool_create(&pool, 2), 0);
 	fill(x, ROWS * C, 1, 2.0, 0.3);
@@ -77,10 +78,12 @@ static void check_batch_norm(struct tap *tap, const struct mli_kernels *k)
 	for (size_t j = 0; j < C; j++)
 		gmd[j] = gamma[j], btd[j] = beta[j], rm[j] = 0.5f, rv[j] = 2.0f;
 	ASSERT_EQ(mli_bn_forward_train(k, pool, 1, C, x, gamma, beta, 1e-5f, 0, y, mean, istd, NULL,
-				       NULL, 0), MLI_EINVAL);
+				       NULL, 0, NULL), MLI_EINVAL);
 	for (int relu = 0; relu < 2; relu++) {
+		/* Work space kept across the calls with ReLU, per call without. */
 		ASSERT_EQ(mli_bn_forward_train(k, pool, ROWS, C, x, gamma, beta, 1e-3f, relu, y, mean,
-					       istd, relu ? NULL : rm, relu ? NULL : rv, 0.9f), 0);
+					       istd, relu ? NULL : rm, relu ? NULL : rv, 0.9f,
+					       relu ? &ws : NULL), 0);
 		bn_ref(ROWS, C, xd, gmd, btd, 1e-3, relu, NULL, yd);
 		for (size_t i = 0; i < ROWS * C; i++)
 			if (!close_to(y[i], yd[i], 1e-5))
@@ -99,7 +102,7 @@ static void check_batch_norm(struct tap *tap, const struct mli_kernels *k)
 				ASSERT(close_to(istd[j], 1 / sqrt(v / ROWS + 1e-3), 1e-6));
 			}
 		ASSERT_EQ(mli_bn_backward(k, pool, ROWS, C, x, y, g, gamma, mean, istd, relu, dx, dgamma,
-					  dbeta), 0);
+					  dbeta, relu ? &ws : NULL), 0);
 		for (size_t i = 0; i < ROWS * C; i += 7) {
 			double h = 1e-6, s = xd[i], lp, lm, want;
 			xd[i] = s + h;
@@ -136,14 +139,16 @@ static void check_batch_norm(struct tap *tap, const struct mli_kernels *k)
 	{
 		float var[C], yi[ROWS * C];
 		ASSERT_EQ(mli_bn_forward_train(k, pool, ROWS, C, x, gamma, beta, 1e-3f, 1, y, mean, istd,
-					       NULL, NULL, 0), 0);
+					       NULL, NULL, 0, &ws), 0);
 		for (size_t j = 0; j < C; j++)
 			var[j] = (float)(1.0 / ((double)istd[j] * istd[j]) - 1e-3);
-		ASSERT_EQ(mli_bn_forward_infer(k, pool, ROWS, C, x, gamma, beta, mean, var, 1e-3f, 1, yi), 0);
+		ASSERT_EQ(mli_bn_forward_infer(k, pool, ROWS, C, x, gamma, beta, mean, var, 1e-3f, 1, yi,
+					       &ws), 0);
 		for (size_t i = 0; i < ROWS * C; i++)
 			if (!close_to(yi[i], y[i], 1e-4))
 				TAP_FAIL("inference y[%zu] = %.9g, training %.9g", i, yi[i], y[i]);
 	}
+	mli_buffer_free(&ws);
 	mli_pool_destroy(pool);
 }
 
@@ -171,9 +176,9 @@ static void test_batch_norm_is_bit_identical_across_thread_counts(struct tap *ta
 		out[t] = malloc(ROWS * C * sizeof *out[t]);
 		ASSERT_EQ(mli_pool_create(&pool, t + 1), 0);
 		ASSERT_EQ(mli_bn_forward_train(k, pool, ROWS, C, x, gamma, beta, 1e-5f, 1, y, mean, istd,
-					       NULL, NULL, 0), 0);
+					       NULL, NULL, 0, NULL), 0);
 		ASSERT_EQ(mli_bn_backward(k, pool, ROWS, C, x, y, g, gamma, mean, istd, 1, out[t],
-					  dgam[t], dbet[t]), 0);
+					  dgam[t], dbet[t], NULL), 0);
 		mli_pool_destroy(pool);
 		free(y);
 	}
