@@ -34,6 +34,7 @@ mli_init() {
 	export PATH MLI_PROG
 	MLI_WORK=$(mktemp -d "${TMPDIR:-/tmp}/$MLI_PROG.XXXXXX")
 	MLI_PARALLEL_PID=
+	MLI_PIPE_PID=
 	export MLI_WORK
 	trap mli_cleanup EXIT
 	trap 'exit 129' HUP
@@ -51,6 +52,13 @@ mli_init() {
 mli_cleanup() {
 	local status=$?
 	trap - EXIT HUP INT TERM
+	# The last program of a pipeline started by mli_wait (mli-train ends
+	# by writing a checkpoint); the programs before it then end by
+	# SIGPIPE.
+	if [ -n "$MLI_PIPE_PID" ] && kill -0 "$MLI_PIPE_PID" 2>/dev/null; then
+		kill -TERM "$MLI_PIPE_PID" 2>/dev/null || true
+		wait "$MLI_PIPE_PID" 2>/dev/null || true
+	fi
 	if [ -n "$MLI_PARALLEL_PID" ] && kill -0 "$MLI_PARALLEL_PID" 2>/dev/null; then
 		kill -TERM "$MLI_PARALLEL_PID" 2>/dev/null || true
 		sleep 0.2
@@ -65,6 +73,17 @@ mli_cleanup() {
 mli_die() {
 	printf '%s: %s\n' "$MLI_PROG" "$*" >&2
 	exit 1
+}
+
+# mli_wait: waits for the pipeline just started in the background (so that
+# a signal to the script is handled at once, not after the pipeline) and
+# returns its status.
+mli_wait() {
+	MLI_PIPE_PID=$!
+	local status=0
+	wait "$MLI_PIPE_PID" || status=$?
+	MLI_PIPE_PID=
+	return "$status"
 }
 
 # mli_usage_error MESSAGE: a usage error (exit 2).
@@ -317,7 +336,7 @@ mli_stream() {
 	mli_export MLI_STAGE mli_stream_job mli_on mli_fail mli_quote mli_slot_host mli_host_label mli_host_key
 	printf '%s\0' "$@" >"$MLI_WORK/stream-items"
 	local status=0
-	PARALLEL_SHELL=bash parallel --will-cite -0 -k -j "$MLI_SLOTS" --halt now,fail=1 \
+	PARALLEL_SHELL=bash parallel --will-cite --tmpdir "$MLI_WORK" -0 -k -j "$MLI_SLOTS" --halt now,fail=1 \
 		-a "$MLI_WORK/stream-items" mli_stream_job '{%}' '{}' </dev/null || status=$?
 	return "$status"
 }
@@ -394,5 +413,6 @@ mli_train_main() {
 		[ -z "$area" ] || augment="$augment --area $(mli_quote "$area")"
 		mli_stream "$augment" "${shards[@]}" |
 			mli-batch -q --shuffle "$shuffle" --size "$batch" --seed "$seed" --epoch "$e" "${labels[@]}"
-	done | mli-train "${train[@]}" "$@"
+	done | mli-train "${train[@]}" "$@" &
+	mli_wait
 }

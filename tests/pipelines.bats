@@ -113,6 +113,29 @@ records() {
 	[ "$(records raw/*.mli | cut -f2 | sort)" = "$(cut -f1 list.txt | sort)" ]
 }
 
+@test "TERM to fetch-shards stops its jobs on every host, removes its temporary files and keeps the parts for a rerun" {
+	mklist 12 slow/ >list.txt
+	mkdir tmp
+	TMPDIR=$PWD/tmp fetch-shards -H hosts -n 2 -o raw list.txt 2>err.txt &
+	pid=$!
+	for _ in $(seq 200); do
+		[ -s raw/shard-00000.mli.part ] || [ -s raw/shard-00001.mli.part ] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 143 ]
+	# No ssh client of the run is left, nor a temporary file.
+	sleep 0.5
+	[ -z "$(pgrep -f -- "ssh -F $SSHD/ssh_config -T .* mli-[ab] " || true)" ]
+	[ -z "$(ls tmp)" ]
+	[ -z "$(ls raw/*.mli 2>/dev/null || true)" ]
+	[ -n "$(ls raw/*.part)" ]
+	run -0 fetch-shards -H hosts -n 2 -o raw list.txt
+	[ "$(records raw/*.mli | cut -f2 | sort)" = "$(cut -f1 list.txt | sort)" ]
+}
+
 @test "a host that cannot be reached is named and nothing starts; a host lost mid-run fails its job and takes no more" {
 	mklist 8 >list.txt
 	fetch-shards -n 4 -o raw list.txt 2>/dev/null
