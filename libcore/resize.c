@@ -72,18 +72,8 @@ static double triangle(double x)
  * resize_impl.h). */
 static int taps_expand(struct mli__taps *t, uint32_t out)
 {
-	uint32_t chunks = 1;
+	uint32_t chunks = t->chunks;
 
-	for (uint32_t i = 0; i < out; i++)
-		if ((t->n[i] + 3) / 4 > chunks)
-			chunks = (t->n[i] + 3) / 4;
-	t->chunks = chunks;
-	/* The last load of output i starts at pixel first[i] + 4 (chunks
-	 * - 1) <= in - 1 + 4 (chunks - 1) and is 16 bytes long. */
-	t->pad = (size_t)12 * chunks + 4;
-	/* The AVX-512 kernel reads 128 bytes from a group's first pixel. */
-	if (t->pad < 128)
-		t->pad = 128;
 	if (!(t->w16 = calloc((size_t)out * chunks * 16, sizeof *t->w16)))
 		return MLI_ENOMEM;
 	for (uint32_t i = 0; i < out; i++)
@@ -138,7 +128,7 @@ static int taps_expand512(struct mli__taps *t, uint32_t out)
 	return 0;
 }
 
-static int taps_make(struct mli__taps *t, uint32_t in, uint32_t out, int expand)
+static int taps_make(struct mli__taps *t, uint32_t in, uint32_t out)
 {
 	double scale = (double)in / out, fscale = scale > 1.0 ? scale : 1.0;
 	double support = fscale, *tmp;
@@ -188,10 +178,17 @@ static int taps_make(struct mli__taps *t, uint32_t in, uint32_t out, int expand)
 			w[x - lo] = (int16_t)lround(tmp[x - lo] / sum * (1 << BITS));
 	}
 	free(tmp);
-	if (expand && (taps_expand(t, out) < 0 || taps_expand512(t, out) < 0)) {
-		taps_free(t);
-		return MLI_ENOMEM;
-	}
+	t->chunks = 1;
+	for (uint32_t i = 0; i < out; i++)
+		if ((t->n[i] + 3) / 4 > t->chunks)
+			t->chunks = (t->n[i] + 3) / 4;
+	/* The last load of the AVX2 kernel for output i starts at pixel
+	 * first[i] + 4 (chunks - 1) <= in - 1 + 4 (chunks - 1) and is 16
+	 * bytes long; the AVX-512 kernel reads 128 bytes from a group's
+	 * first pixel. */
+	t->pad = (size_t)12 * t->chunks + 4;
+	if (t->pad < 128)
+		t->pad = 128;
 	return 0;
 }
 
@@ -306,22 +303,37 @@ static int resizer_make(struct mli_resizer **rp, const uint8_t *src, size_t stri
 	r->src = src;
 	r->stride = stride;
 	r->dst = dst;
-	if ((rc = taps_make(&r->tx, sw, dw, c == 3)) < 0 || (rc = taps_make(&r->ty, sh, dh, 0)) < 0)
+	if ((rc = taps_make(&r->tx, sw, dw)) < 0 || (rc = taps_make(&r->ty, sh, dh)) < 0)
 		goto fail;
+	/* The kernels, and the horizontal weights laid out for the SIMD one
+	 * chosen (an RGB row only, and only when it has a pass to make). */
+	int h_simd = c == 3 && sw != dw;
+	rc = MLI_ENOMEM;
 #ifdef MLI_HAVE_AVX2
 	if (simd != MLI__RESIZE_REF && mli_cpu_has_avx2_fma()) {
-		r->h3 = mli__resize_h3_avx2;
 		r->v = mli__resize_v_avx2;
-	}
-#endif
 #ifdef MLI_HAVE_AVX512
-	if (simd == MLI__RESIZE_BEST && has_avx512()) {
-		r->v = mli__resize_v_avx512;
-		if (r->tx.idx512 && __builtin_cpu_supports("avx512vbmi"))
-			r->h3 = mli__resize_h3_avx512;
+		if (simd == MLI__RESIZE_BEST && has_avx512()) {
+			r->v = mli__resize_v_avx512;
+			if (h_simd && __builtin_cpu_supports("avx512vbmi")) {
+				if (taps_expand512(&r->tx, dw) < 0)
+					goto fail;
+				if (r->tx.idx512) {
+					r->h3 = mli__resize_h3_avx512;
+					h_simd = 0;
+				}
+			}
+		}
+#endif
+		if (h_simd) {
+			if (taps_expand(&r->tx, dw) < 0)
+				goto fail;
+			r->h3 = mli__resize_h3_avx2;
+		}
 	}
 #endif
 	(void)simd;
+	(void)h_simd;
 	rc = MLI_ENOMEM;
 	/* The padding past the row is zeroed once: its weights are zero,
 	 * and the bytes read there are then defined too. */
