@@ -5,7 +5,8 @@
 # sshd_start DIR generates a host key and a user key into DIR, starts
 # /usr/sbin/sshd in the foreground on 127.0.0.1 (public keys only, the
 # keys and authorized_keys in DIR, no PAM, the build tree's programs first
-# on the PATH of every session), and writes DIR/ssh_config with two Host
+# on the PATH of every session, the sanitizer options of the test run
+# passed on), and writes DIR/ssh_config with two Host
 # aliases of it, mli-a and mli-b (two "hosts" of one machine), and
 # mli-dead, a port where nothing listens. It waits until a login works.
 # sshd_stop DIR stops it.
@@ -33,9 +34,15 @@ sshd_start() {
 	AllowTcpForwarding no
 	X11Forwarding no
 	MaxStartups 64
-	SetEnv PATH=$MLI_BUILDDIR/filters:/usr/local/bin:/usr/bin:/bin
 	LogLevel ERROR
 	EOF
+	# One SetEnv line (the first is the one sshd takes): the PATH, and the
+	# sanitizers' settings of the test run for the programs run over ssh.
+	local v env="\"PATH=$MLI_BUILDDIR/filters:/usr/local/bin:/usr/bin:/bin\""
+	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+		[ -z "${!v:-}" ] || env="$env \"$v=${!v}\""
+	done
+	echo "SetEnv $env" >>"$d/sshd_config"
 	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$d/host_key.pub")" >"$d/known_hosts"
 	cat >"$d/ssh_config" <<-EOF
 	Host mli-a mli-b
