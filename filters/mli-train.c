@@ -738,8 +738,9 @@ static int pass_over(struct trainer *t, const struct stream_pos *was, struct mli
 	}
 	if (t->seen.batches != was->batches || t->seen.last != was->last) {
 		fprintf(stderr, "%s: stdin: the stream starts with the checkpoint's first batch "
-			"(%s) but batch %" PRIu64 " is %s, not %s: not the stream it was trained on\n",
-			prog, was->first_key, t->seen.batches, t->seen.last_key, was->last_key);
+			"(%s) but its batch %" PRIu64 " (%s) is not the one trained on: not the "
+			"stream it was trained on\n", prog, was->first_key, t->seen.batches,
+			t->seen.last_key);
 		exit(PROGRAM_EXIT_FAILURE);
 	}
 	if (!t->opt->quiet && t->rank == 0)

@@ -63,6 +63,7 @@ tensors() {
 	cat part.err
 	[ "$status" -eq 130 ]
 	grep -q 'step 4: checkpoint part/step-00000004.safetensors (interrupted)' part.err
+	cp -R part again
 	mkmosaic batches $TEST_SET 12 8 3 4 |
 		mli-train -q "${SMALL[@]}" --neg-select 0.5 --checkpoint-dir part --resume
 	cmp <(tensors whole/step-00000012.safetensors) <(tensors part/step-00000012.safetensors)
@@ -71,6 +72,51 @@ tensors() {
 	cmp whole/step-00000012.safetensors part/step-00000012.safetensors
 	grep -c 'momentum/stages_0_block_0/conv2_b2/conv2d/kernel' whole/step-00000012.safetensors
 	grep -c 'loss/pos_count' whole/step-00000012.safetensors
+	# Given the whole stream again, the resumed run passes over the 4
+	# batches it trained on and ends the same, byte for byte.
+	run -0 --separate-stderr mli-train "${SMALL[@]}" --neg-select 0.5 --checkpoint-dir again --resume < all.mli
+	[[ "$stderr" == *"the whole stream again: passed over the 4 batches trained on"* ]]
+	[[ "$stderr" == *"mli-train: 8 steps, 64 images, 0 batches skipped,"* ]]
+	cmp whole/step-00000012.safetensors again/step-00000012.safetensors
+}
+
+@test "--resume refuses a stream that starts as the checkpoint's and then differs" {
+	mkmosaic batches $TEST_SET 4 8 3 > a.mli
+	mli-train -q "${SMALL[@]}" --checkpoint-dir c < a.mli
+	# Batch 0 of seed 3, then batches 1-4 of another seed.
+	{ mkmosaic batches $TEST_SET 1 8 3; mkmosaic batches $TEST_SET 5 8 9 1; } > b.mli
+	run -1 --separate-stderr mli-train -q "${SMALL[@]}" --checkpoint-dir c --resume < b.mli
+	[[ "$stderr" == *"the stream starts with the checkpoint's first batch (mosaic-0) but its batch 4 (mosaic-3) is not the one trained on"* ]]
+	# A stream shorter than what was trained on is refused too.
+	run -1 --separate-stderr mli-train -q "${SMALL[@]}" --checkpoint-dir c --resume < <(mkmosaic batches $TEST_SET 2 8 3)
+	[[ "$stderr" == *"the stream ends after 2 batches, before the 4 the checkpoint was trained on"* ]]
+}
+
+@test "--log-json writes the lines of --log as JSON objects" {
+	mkmosaic batches $TEST_SET 3 4 3 > b.mli
+	mli-train -q "${SMALL[@]}" --checkpoint-dir j --log t.tsv --log-json t.jsonl < b.mli
+	[ "$(wc -l < t.jsonl)" -eq 3 ]
+	# Every line is an object with the five members, and the numbers are
+	# the TSV's (the header line aside).
+	run -0 jq -r '[.step, .loss, .lr, .images_per_s, .seconds] | map(tostring) | join(" ")' t.jsonl
+	[ "${#lines[@]}" -eq 3 ]
+	diff <(tail -n +2 t.tsv | cut -f1-3 | tr '\t' ' ') \
+		<(jq -r '"\(.step) \(.loss) \(.lr)"' t.jsonl)
+	# The curves from the JSON log too.
+	run -0 "$MLI_SRCDIR/pipelines/plot-loss" t.jsonl curves.png
+	[ "$(head -c 4 curves.png | od -An -c | tr -d ' ')" = "211PNG" ]
+}
+
+@test "--freeze keeps the stem and the first stages as --init loaded them" {
+	mkmosaic batches $TEST_SET 3 8 3 > a.mli
+	mli-train -q "${SMALL[@]}" --checkpoint-dir pre < a.mli
+	mli-train -q "${SMALL[@]}" --init pre/latest.safetensors --freeze 1 --checkpoint-dir fine < a.mli
+	for k in init/init_conv/conv2d/kernel stages_0_block_0/conv2_b2/conv2d/kernel \
+		stages_0_block_0/conv3_b2_bn/batch_normalization/gamma; do
+		cmp <(tensor pre/latest.safetensors $k) <(tensor fine/latest.safetensors $k)
+	done
+	! cmp -s <(tensor pre/latest.safetensors stages_1_block_0/conv2_b2/conv2d/kernel) \
+		<(tensor fine/latest.safetensors stages_1_block_0/conv2_b2/conv2d/kernel)
 }
 
 @test "SIGTERM while waiting for input writes a checkpoint and ends by the signal" {

@@ -1,8 +1,11 @@
 /* unit-loss.c: the original multi-label loss against cases computed by
  * hand (the class coefficients over consecutive batches, the negative
  * selection, the mask threshold, labels of -1), fixed class weights, and
- * the softmax loss's label choice. */
+ * the softmax loss's label choice; a step in parts (the ranks of --mpi,
+ * the parts of --split) equal to the step over the whole batch. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "loss.h"
@@ -137,6 +140,56 @@ static void test_softmax_label_choice(struct tap *tap)
 	mli_loss_free(&l);
 }
 
+/* A batch of 4 rows cut into parts of 1 and 3 rows: the positives
+ * or-ed over the parts, the coefficients drawn once and each part divided
+ * by the whole row count give the whole batch's loss, its dL/dz and its
+ * running counts. */
+static void test_parts_add_up_to_the_whole(struct tap *tap)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		struct mli_loss_config cfg = { kind ? MLI_LOSS_SOFTMAX : MLI_LOSS_MULTILABEL, 1, 12.0f,
+					       0.5f, 0.7f };
+		struct mli_loss whole, part;
+		struct mli_rng r1, r2;
+		/* 4 images, 3 classes: class 0 positive only in row 0 (the
+		 * first part), class 2 only in row 3; row 2 ignored for softmax. */
+		float t[12] = { 1, 0, 0, 0, 0.6f, 0, 0, -1, 0, 0, 0, 1 };
+		float z[12] = { 0.5f, -1, 2, 0.3f, 0.2f, -0.7f, 1, 1, 1, -2, 0.1f, 0.9f };
+		float dz1[12], dz2[12];
+		int32_t pos[3] = { 0 };
+
+		mli_rng_init(&r1, 9, NULL, 0, 0);
+		r2 = r1;
+		ASSERT_EQ(mli_loss_init(&whole, &cfg, 3, 4), 0);
+		ASSERT_EQ(mli_loss_init(&part, &cfg, 3, 4), 0);
+		double want = 0, got = 0;
+		for (int step = 0; step < 3; step++) {
+			want = mli_loss_step(&whole, &r1, 4, z, t, dz1);
+			pos[0] = pos[1] = pos[2] = 0;
+			mli_loss_positives(&part, 1, t, pos);
+			mli_loss_positives(&part, 3, t + 3, pos);
+			size_t rows = mli_loss_rows(&part, 1, t) + mli_loss_rows(&part, 3, t + 3);
+			mli_loss_begin(&part, &r2, pos);
+			got = mli_loss_part(&part, 1, z, t, rows, dz2) +
+			      mli_loss_part(&part, 3, z + 3, t + 3, rows, dz2 + 3);
+		}
+		printf("# %s: whole %.7f, parts %.7f\n", kind ? "softmax" : "multilabel", want, got);
+		ASSERT(near(got, want));
+		ASSERT_EQ(mli_loss_rows(&part, 4, t), kind ? 3u : 4u);
+		for (int i = 0; i < 12; i++)
+			if (dz1[i] != dz2[i])
+				TAP_FAIL("dz[%d]: whole %g, parts %g", i, dz1[i], dz2[i]);
+		for (int j = 0; j < 3; j++)
+			if (whole.pos_count[j] != part.pos_count[j] ||
+			    whole.neg_count[j] != part.neg_count[j])
+				TAP_FAIL("class %d: running counts differ", j);
+		ASSERT(kind || (pos[0] && !pos[1] && pos[2]));
+		ASSERT(kind || near(part.pos_count[0], 3));
+		mli_loss_free(&whole);
+		mli_loss_free(&part);
+	}
+}
+
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
@@ -145,5 +198,6 @@ int main(void)
 	RUN(test_negative_selection);
 	RUN(test_fixed_class_weights);
 	RUN(test_softmax_label_choice);
+	RUN(test_parts_add_up_to_the_whole);
 	return tap_done(tap);
 }
