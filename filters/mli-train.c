@@ -14,7 +14,14 @@
  * of every part or-ed, the coefficients drawn once, every part divided
  * by the whole row count, and the parts' gradients summed in a fixed
  * order before one update. Batch norm normalises each part by its own
- * statistics, as the original's towers did on each GPU.
+ * statistics, as a multi-GPU run of the original normalises on each GPU.
+ *
+ * Two environment variables exist for tests/mpi.bats only, to prove
+ * the above: with --mpi, MLI_TRAIN_TEST_SLICE makes every rank read the
+ * same stream and train on its share of each batch's rows (so that one
+ * process with --split can be given the very same parts), and
+ * MLI_TRAIN_TEST_RANK_CHECKPOINTS makes ranks other than 0 write their
+ * checkpoints too, into DIR/rank-R, to be compared byte for byte.
  *
  * The checkpoint records where each stream stands: the count of BATCH
  * records consumed and digests of the first and the last. --resume
