@@ -171,6 +171,10 @@ tensors() {
 	[[ "$stderr" == *"batch mosaic-0: more images than the first batch"* ]]
 	run -1 --separate-stderr mli-train "${SMALL[@]}" --checkpoint-dir x < /dev/null
 	[[ "$stderr" == "mli-train: stdin: "* ]]
+	# A stream cut 100 bytes short: the error names the offset.
+	head -c "$(( $(stat -c %s a.mli) - 100 ))" a.mli > cut.mli
+	run -1 --separate-stderr mli-train "${SMALL[@]}" --checkpoint-dir x < cut.mli
+	[[ "$stderr" == *"mli-train: stdin: offset "[1-9]*": truncated frame payload"* ]]
 }
 
 @test "--init loads weights; --resume without a checkpoint and bad options are refused" {
