@@ -24,9 +24,11 @@ setup() {
 	# One thread per rank: two ranks on two cores.
 	SMALL=(--arch 1,1 --width 8 --threads 1 -q)
 	# As root mpirun wants a word of consent; two ranks may exceed the
-	# cores; shared memory only.
+	# cores; the ranks talk through shared memory and mpirun to them over
+	# loopback only.
 	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 	export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+	export OMPI_MCA_oob_tcp_if_include=lo
 	export MPIRUN_FLAGS=--oversubscribe
 	# Open MPI's own start-up allocations are not ours to chase (ASan
 	# builds run this file too): its components stay loaded and their
