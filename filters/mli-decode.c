@@ -76,13 +76,15 @@ struct pool {
 	const struct options *opt;
 	pthread_t *threads;
 	int n_threads;
+	struct mli_decoder *dec;   /* the main thread's, when it decodes (no workers) */
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: %s [-pq] [-s N] [-m N] [-S WxH] [--upscale] [-e Q] [-j N] [--unordered] [-L LEVEL]\n"
-		"       [--max-pixels N] [--max-scans N] [--lenient] [--strict] [--failures FILE] [FILE ...]\n"
+		"       [--fast] [--max-pixels N] [--max-scans N] [--lenient] [--strict] [--failures FILE]\n"
+		"       [FILE ...]\n"
 		"Decode encoded-image records to pixels (stdin when no FILE or FILE is -).\n"
 		"\n"
 		"  -s, --short-side N    scale so that the shorter side is N pixels\n"
@@ -93,6 +95,7 @@ static void usage(FILE *out)
 		"  -j, --threads N       decode on N threads (default: every online CPU)\n"
 		"      --unordered       write records as they are done, not in input order\n"
 		"  -L, --level LEVEL     compress the output frames at zstd LEVEL (default 0: none)\n"
+		"      --fast            libjpeg's fast IDCT and plain chroma upsampling (slightly less exact)\n"
 		"      --max-pixels N    skip images of more than N pixels (default 100M)\n"
 		"      --max-scans N     skip JPEGs of more than N scans (default %d; 0: no cap)\n"
 		"      --lenient         decode JPEGs despite libjpeg's warnings\n"
@@ -116,7 +119,7 @@ static uint32_t parse_side(const char *opt, const char *s)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_UPSCALE = 256, OPT_MAX_PIXELS, OPT_MAX_SCANS, OPT_LENIENT, OPT_STRICT, OPT_FAILURES,
-	       OPT_UNORDERED };
+	       OPT_UNORDERED, OPT_FAST };
 	static const struct option longopts[] = {
 		{ "short-side", required_argument, NULL, 's' },
 		{ "max-side", required_argument, NULL, 'm' },
@@ -126,6 +129,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "unordered", no_argument, NULL, OPT_UNORDERED },
 		{ "level", required_argument, NULL, 'L' },
+		{ "fast", no_argument, NULL, OPT_FAST },
 		{ "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
 		{ "max-scans", required_argument, NULL, OPT_MAX_SCANS },
 		{ "lenient", no_argument, NULL, OPT_LENIENT },
@@ -192,6 +196,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->dopt.max_scans = (int)v;
 			break;
 		case OPT_LENIENT: o->dopt.lenient = 1; break;
+		case OPT_FAST: o->dopt.fast = 1; break;
 		case OPT_STRICT: o->strict = 1; break;
 		case OPT_UNORDERED: o->unordered = 1; break;
 		case OPT_FAILURES: o->failures = optarg; break;
@@ -226,14 +231,15 @@ static int job_fill(struct job *j, const struct mli_record *rec)
 	return 0;
 }
 
-/* The work of one record, on any thread; it touches only the job. */
-static void job_run(struct job *j, const struct options *o)
+/* The work of one record, on any thread; it touches only the job and
+ * the thread's decoder (NULL if it could not have one). */
+static void job_run(struct job *j, const struct options *o, struct mli_decoder *dec)
 {
 	if (j->in.rec.type != MLI_TYPE_ENCODED) {
 		j->skip = "not-encoded";
 		return;
 	}
-	j->rc = mli_decode(j->blob->data, j->blob->size, &o->dopt, &j->img, &j->fault);
+	j->rc = mli_decode_with(dec, j->blob->data, j->blob->size, &o->dopt, &j->img, &j->fault);
 	if (j->rc < 0 || !o->quality)
 		return;
 	j->rc = mli_jpeg_encode(j->img.pixels, j->img.width, j->img.height, o->quality, &j->jpeg,
@@ -266,7 +272,10 @@ static void job_done(struct pool *p, size_t slot)
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
+	struct mli_decoder *dec;
 
+	if (mli_decoder_new(&dec) < 0)
+		dec = NULL;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && p->queued_head == p->queued_tail)
@@ -275,12 +284,13 @@ static void *worker(void *arg)
 			break;
 		size_t slot = p->queued[p->queued_head++ % p->n_jobs];
 		pthread_mutex_unlock(&p->mu);
-		job_run(&p->jobs[slot], p->opt);
+		job_run(&p->jobs[slot], p->opt, dec);
 		pthread_mutex_lock(&p->mu);
 		job_done(p, slot);
 		pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
+	mli_decoder_free(dec);
 	return NULL;
 }
 
@@ -301,7 +311,7 @@ static int pool_start(struct pool *p, const struct options *o)
 		p->free_jobs[i] = p->n_jobs - 1 - i;
 	p->n_free = p->n_jobs;
 	if (o->threads == 1)
-		return 0;
+		return mli_decoder_new(&p->dec);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
@@ -331,7 +341,7 @@ static void pool_release(struct pool *p, size_t slot)
 static void pool_queue(struct pool *p, size_t slot)
 {
 	if (!p->n_threads) {
-		job_run(&p->jobs[slot], p->opt);
+		job_run(&p->jobs[slot], p->opt, p->dec);
 		job_done(p, slot);
 		return;
 	}
@@ -387,6 +397,7 @@ static void pool_stop(struct pool *p)
 	free(p->finished);
 	free(p->free_jobs);
 	free(p->threads);
+	mli_decoder_free(p->dec);
 }
 
 /* ---- output ---- */

@@ -48,6 +48,23 @@ const char *mli_image_media(int format)
 	return "application/octet-stream";
 }
 
+struct mli_decoder {
+	struct mli_resizer *resizer;   /* the last one used, or NULL */
+};
+
+int mli_decoder_new(struct mli_decoder **dp)
+{
+	return (*dp = calloc(1, sizeof **dp)) ? 0 : MLI_ENOMEM;
+}
+
+void mli_decoder_free(struct mli_decoder *d)
+{
+	if (!d)
+		return;
+	mli_resizer_free(d->resizer);
+	free(d);
+}
+
 static uint32_t scaled(uint32_t v, double s)
 {
 	double r = floor(v * s + 0.5);
@@ -146,10 +163,10 @@ static int too_big(const struct mli_decode_options *o, uint32_t tw, uint32_t th,
  * rows going from libjpeg to the resizer a batch at a time, so that they
  * are resized while still in cache and the full decoded image is never
  * held. */
-static int decode_resized(struct mli_jpeg *j, int m, int fast, uint32_t rw, uint32_t rh,
-			  uint8_t **out, struct mli_fault *f)
+static int decode_resized(struct mli_decoder *dec, struct mli_jpeg *j, int m, int fast, uint32_t rw,
+			  uint32_t rh, uint8_t **out, struct mli_fault *f)
 {
-	struct mli_resizer *r = NULL;
+	struct mli_resizer *r = NULL, **rp = dec ? &dec->resizer : &r;
 	uint8_t *rows[MLI_RESIZER_BATCH], *pixels;
 	uint32_t sw, sh, n, got;
 	int rc;
@@ -161,8 +178,9 @@ static int decode_resized(struct mli_jpeg *j, int m, int fast, uint32_t rw, uint
 		rc = MLI_ENOMEM;
 		goto nomem;
 	}
-	if ((rc = mli_resizer_new(&r, sh, sw, 3, pixels, rh, rw)) < 0)
+	if ((rc = mli_resizer_reuse(rp, sh, sw, 3, pixels, rh, rw)) < 0)
 		goto nomem;
+	r = *rp;
 	while ((n = mli_resizer_rows(r, rows, MLI_RESIZER_BATCH)) > 0) {
 		if ((rc = mli_jpeg_read(j, rows, n, &got, f)) < 0)
 			goto fail;
@@ -175,19 +193,21 @@ static int decode_resized(struct mli_jpeg *j, int m, int fast, uint32_t rw, uint
 	}
 	if ((rc = mli_jpeg_finish(j, f)) < 0)
 		goto fail;
-	mli_resizer_free(r);
+	if (!dec)
+		mli_resizer_free(r);
 	*out = pixels;
 	return 0;
 nomem:
 	mli_fault_set(f, MLI_FAULT_NOMEM, "out of memory");
 fail:
-	mli_resizer_free(r);
+	if (!dec)
+		mli_resizer_free(r);
 	free(pixels);
 	return rc;
 }
 
-static int decode_jpeg(const uint8_t *data, size_t len, const struct mli_decode_options *o,
-		       struct mli_image *img, struct mli_fault *f)
+static int decode_jpeg(struct mli_decoder *dec, const uint8_t *data, size_t len,
+		       const struct mli_decode_options *o, struct mli_image *img, struct mli_fault *f)
 {
 	struct mli_jpeg *j;
 	struct mli_jpeg_info info;
@@ -226,7 +246,7 @@ static int decode_jpeg(const uint8_t *data, size_t len, const struct mli_decode_
 			return rc;
 		return finish(pixels, sw, sh, tw, th, info.orientation, img, f);
 	}
-	rc = decode_resized(j, m, o->fast, rw, rh, &pixels, f);
+	rc = decode_resized(dec, j, m, o->fast, rw, rh, &pixels, f);
 	mli_jpeg_close(j);
 	if (rc < 0)
 		return rc;
@@ -253,6 +273,12 @@ static int decode_png(const uint8_t *data, size_t len, const struct mli_decode_o
 int mli_decode(const uint8_t *data, size_t len, const struct mli_decode_options *o,
 	       struct mli_image *img, struct mli_fault *f)
 {
+	return mli_decode_with(NULL, data, len, o, img, f);
+}
+
+int mli_decode_with(struct mli_decoder *dec, const uint8_t *data, size_t len,
+		    const struct mli_decode_options *o, struct mli_image *img, struct mli_fault *f)
+{
 	int format = mli_image_sniff(data, len);
 
 	memset(img, 0, sizeof *img);
@@ -264,7 +290,7 @@ int mli_decode(const uint8_t *data, size_t len, const struct mli_decode_options 
 	}
 	switch (format) {
 	case MLI_FORMAT_JPEG:
-		return decode_jpeg(data, len, o, img, f);
+		return decode_jpeg(dec, data, len, o, img, f);
 	case MLI_FORMAT_PNG:
 		return decode_png(data, len, o, img, f);
 	case MLI_FORMAT_UNKNOWN:

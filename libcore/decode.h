@@ -58,4 +58,18 @@ void mli_decode_target(const struct mli_decode_options *o, uint32_t w, uint32_t 
 int mli_decode(const uint8_t *data, size_t len, const struct mli_decode_options *o,
 	       struct mli_image *img, struct mli_fault *f);
 
+/* What one thread keeps from an image to the next: the resize plan of
+ * the last size, reused when the next image needs the same (photographs
+ * of a dataset often share their size). The results are the same bytes
+ * as mli_decode's. */
+struct mli_decoder;
+
+/* Returns 0 with *dp set, or MLI_ENOMEM. */
+int mli_decoder_new(struct mli_decoder **dp);
+void mli_decoder_free(struct mli_decoder *d);
+
+/* mli_decode keeping state in d (one thread's; NULL: none). */
+int mli_decode_with(struct mli_decoder *d, const uint8_t *data, size_t len,
+		    const struct mli_decode_options *o, struct mli_image *img, struct mli_fault *f);
+
 #endif

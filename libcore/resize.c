@@ -48,6 +48,7 @@ struct mli_resizer {
 	uint8_t *mid;            /* [row + tx.pad]: one row after the vertical pass */
 	const uint8_t **rows;    /* [ty.k]: the source rows of one output row */
 	uint8_t *dst;            /* [dh, dw, c] */
+	int simd;                /* the kernels asked for (MLI__RESIZE_*) */
 	uint32_t have;           /* source rows pushed */
 	uint32_t next;           /* the next output row */
 };
@@ -297,6 +298,7 @@ static int resizer_make(struct mli_resizer **rp, const uint8_t *src, size_t stri
 	r->c = c;
 	r->dh = dh;
 	r->dw = dw;
+	r->simd = simd;
 	r->h3 = mli__resize_h3_ref;
 	r->v = mli__resize_v_ref;
 	r->row = (size_t)sw * c;
@@ -406,6 +408,25 @@ int mli_resizer_new(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t 
 		    uint32_t dh, uint32_t dw)
 {
 	return mli__resizer_new(rp, sh, sw, c, dst, dh, dw, want_simd());
+}
+
+int mli_resizer_reuse(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t c, uint8_t *dst,
+		      uint32_t dh, uint32_t dw)
+{
+	struct mli_resizer *r = *rp;
+	int simd = want_simd(), rc;
+
+	if (r && r->ring && r->sh == sh && r->sw == sw && r->c == c && r->dh == dh && r->dw == dw
+	    && r->simd == simd) {
+		r->dst = dst;
+		r->have = 0;
+		r->next = 0;
+		return 0;
+	}
+	mli_resizer_free(r);
+	if ((rc = mli__resizer_new(rp, sh, sw, c, dst, dh, dw, simd)) < 0)
+		*rp = NULL;
+	return rc;
 }
 
 uint32_t mli_resizer_rows(struct mli_resizer *r, uint8_t **rows, uint32_t max)

@@ -46,6 +46,14 @@ uint32_t mli_resizer_rows(struct mli_resizer *r, uint8_t **rows, uint32_t max);
  * every output row they complete. */
 void mli_resizer_push(struct mli_resizer *r, uint32_t m);
 
+/* Makes *rp a resizer as mli_resizer_new would, reusing the one already
+ * there (rewound, writing to dst) when it was made for the same sizes
+ * and kernels, so that a run of images of one size computes its filter
+ * taps once; *rp may be NULL. Returns 0, or MLI_EINVAL or MLI_ENOMEM
+ * with *rp NULL. */
+int mli_resizer_reuse(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t c, uint8_t *dst,
+		      uint32_t dh, uint32_t dw);
+
 /* Whether every output row has been written. */
 int mli_resizer_done(const struct mli_resizer *r);
 

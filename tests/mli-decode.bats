@@ -65,6 +65,31 @@ im_3.jpg 256x341x3" ]
 	done
 }
 
+@test "--fast is djpeg -dct fast -nosmooth at a DCT scale's size, the same on any thread count" {
+	for f in im_1 im_3; do
+		djpeg -dct fast -nosmooth -ppm $f.jpg > $f.ref.ppm
+		size=$(head -2 $f.ref.ppm | tail -1 | tr ' ' x)
+		"$MKENCODED" $f.jpg | mli-decode -q --fast --size "$size" > one.mli
+		mli-cat -q --extract x one.mli
+		cmp x/$f.jpg.ppm $f.ref.ppm
+		rm -r x
+	done
+	mli-decode -q --fast -j 1 -s 200 samples.mli > f1.mli
+	mli-decode -q --fast -j 3 -s 200 samples.mli > f3.mli
+	cmp f1.mli f3.mli
+	run -0 shapes f1.mli
+	[ "${lines[0]}" = "im_0.jpg 200x267x3" ]
+}
+
+@test "MLI_KERNELS=ref gives the bytes of the SIMD resize" {
+	cat samples.mli samples.mli > two.mli
+	for s in 256 200 97; do
+		mli-decode -q -j 2 -s $s two.mli > simd.mli
+		MLI_KERNELS=ref mli-decode -q -j 2 -s $s two.mli > ref.mli
+		cmp simd.mli ref.mli
+	done
+}
+
 @test "the output is the same bytes on 1, 2, 3 and 8 threads" {
 	cat samples.mli samples.mli samples.mli > many.mli
 	mli-decode -q -j 1 -s 200 many.mli > t1.mli

@@ -58,14 +58,15 @@ static void means(const uint8_t *p, size_t n, double m[3])
 		m[c] = s[c] / (double)n;
 }
 
-/* djpeg's decode of a sample at scale 1/denom, as binary PPM. */
-static int djpeg(const char *name, int denom, uint8_t **pix, uint32_t *w, uint32_t *h)
+/* djpeg's decode of a sample at scale 1/denom, as binary PPM, with
+ * options opts besides. */
+static int djpeg(const char *name, int denom, const char *opts, uint8_t **pix, uint32_t *w, uint32_t *h)
 {
 	char cmd[8400];
 	unsigned ww, hh, max;
 	FILE *f;
 
-	snprintf(cmd, sizeof cmd, "djpeg -scale 1/%d -ppm '%s/%s'", denom, images, name);
+	snprintf(cmd, sizeof cmd, "djpeg %s -scale 1/%d -ppm '%s/%s'", opts, denom, images, name);
 	if (!(f = popen(cmd, "r")))
 		return -1;
 	if (fscanf(f, "P6 %u %u %u", &ww, &hh, &max) != 3 || max != 255 || fgetc(f) == EOF) {
@@ -389,7 +390,7 @@ static void test_against_djpeg(struct tap *tap)
 		double m1[3], m2[3];
 
 		for (size_t d = 0; d < sizeof denoms / sizeof denoms[0]; d++) {
-			ASSERT_EQ(djpeg(samples[i], denoms[d], &ref, &w, &h), 0);
+			ASSERT_EQ(djpeg(samples[i], denoms[d], "", &ref, &w, &h), 0);
 			o.width = w;
 			o.height = h;
 			ASSERT_EQ(mli_decode(b.p, b.n, &o, &img, &f), 0);
@@ -399,7 +400,7 @@ static void test_against_djpeg(struct tap *tap)
 			free(img.pixels);
 			free(ref);
 		}
-		ASSERT_EQ(djpeg(samples[i], 1, &ref, &w, &h), 0);
+		ASSERT_EQ(djpeg(samples[i], 1, "", &ref, &w, &h), 0);
 		means(ref, (size_t)w * h, m1);
 		free(ref);
 		o.width = o.height = 0;
@@ -412,6 +413,107 @@ static void test_against_djpeg(struct tap *tap)
 		free(img.pixels);
 		free(b.p);
 	}
+}
+
+static double psnr(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+	return s == 0 ? 99.0 : 10 * log10(255.0 * 255.0 * (double)n / s);
+}
+
+/* --fast is libjpeg's fast IDCT and plain upsampling: at the size of a
+ * DCT scale it is djpeg -dct fast -nosmooth byte for byte; at 256 on the
+ * short side it stays close to the default decode, on the camera
+ * originals and on 640-pixel re-encodings of them (where it decodes at
+ * full scale, the case it changes most). */
+static void test_fast(struct tap *tap)
+{
+	static const int denoms[] = { 8, 4, 2, 1 };
+
+	for (int i = 0; i < 4; i++) {
+		struct buf b = load(samples[i]);
+		struct mli_decode_options o = { .max_pixels = 100000000, .max_scans = 100, .fast = 1 };
+		struct mli_decode_options def = { .max_pixels = 100000000, .max_scans = 100 };
+		struct mli_image img, ref, small;
+		struct mli_fault f;
+		uint8_t *pix, *jpg;
+		uint32_t w, h;
+		size_t len;
+
+		for (size_t d = i == 0 ? 0 : 1; d < sizeof denoms / sizeof denoms[0] - (i == 0); d++) {
+			ASSERT_EQ(djpeg(samples[i], denoms[d], "-dct fast -nosmooth", &pix, &w, &h), 0);
+			o.width = w;
+			o.height = h;
+			ASSERT_EQ(mli_decode(b.p, b.n, &o, &img, &f), 0);
+			ASSERT_EQ(img.width, w);
+			ASSERT_EQ(img.height, h);
+			ASSERT_MEM_EQ(img.pixels, pix, (size_t)w * h * 3);
+			free(img.pixels);
+			free(pix);
+		}
+		o.width = o.height = 0;
+		o.short_side = def.short_side = 256;
+		ASSERT_EQ(mli_decode(b.p, b.n, &o, &img, &f), 0);
+		ASSERT_EQ(mli_decode(b.p, b.n, &def, &ref, &f), 0);
+		ASSERT_EQ(img.width, ref.width);
+		if (psnr(img.pixels, ref.pixels, (size_t)img.width * img.height * 3) < 40.0)
+			TAP_FAIL("%s: --fast at 256 is %.1f dB from the default", samples[i],
+				 psnr(img.pixels, ref.pixels, (size_t)img.width * img.height * 3));
+		free(img.pixels);
+		free(ref.pixels);
+
+		def.short_side = 0;
+		def.max_side = 640;
+		ASSERT_EQ(mli_decode(b.p, b.n, &def, &small, &f), 0);
+		ASSERT_EQ(mli_jpeg_encode(small.pixels, small.width, small.height, 90, &jpg, &len), 0);
+		def.max_side = 0;
+		def.short_side = 256;
+		ASSERT_EQ(mli_decode(jpg, len, &o, &img, &f), 0);
+		ASSERT_EQ(mli_decode(jpg, len, &def, &ref, &f), 0);
+		ASSERT_EQ(img.width, ref.width);
+		ASSERT_EQ(img.height, ref.height);
+		if (psnr(img.pixels, ref.pixels, (size_t)img.width * img.height * 3) < 40.0)
+			TAP_FAIL("%s at 640: --fast at 256 is %.1f dB from the default", samples[i],
+				 psnr(img.pixels, ref.pixels, (size_t)img.width * img.height * 3));
+		free(img.pixels);
+		free(ref.pixels);
+		free(small.pixels);
+		free(jpg);
+		free(b.p);
+	}
+}
+
+/* One decoder through images of changing and repeated sizes gives what
+ * mli_decode gives each alone. */
+static void test_decoder_reuse(struct tap *tap)
+{
+	static const int order[] = { 1, 1, 2, 1, 3, 3, 0, 2, 2 };
+	static const uint32_t sides[] = { 256, 256, 256, 200, 200, 256, 256, 256, 300 };
+	struct mli_decoder *dec;
+	struct buf b[4];
+
+	for (int i = 0; i < 4; i++)
+		b[i] = load(samples[i]);
+	ASSERT_EQ(mli_decoder_new(&dec), 0);
+	for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+		struct mli_decode_options o = { .max_pixels = 100000000, .max_scans = 100,
+						.short_side = sides[k] };
+		struct mli_image a, c;
+		struct mli_fault f;
+		ASSERT_EQ(mli_decode_with(dec, b[order[k]].p, b[order[k]].n, &o, &a, &f), 0);
+		ASSERT_EQ(mli_decode(b[order[k]].p, b[order[k]].n, &o, &c, &f), 0);
+		ASSERT_EQ(a.width, c.width);
+		ASSERT_EQ(a.height, c.height);
+		ASSERT_MEM_EQ(a.pixels, c.pixels, (size_t)a.width * a.height * 3);
+		free(a.pixels);
+		free(c.pixels);
+	}
+	mli_decoder_free(dec);
+	for (int i = 0; i < 4; i++)
+		free(b[i].p);
 }
 
 /* Finds im_1's EXIF orientation entry (big-endian: tag 0112, SHORT, 1)
@@ -678,6 +780,8 @@ int main(void)
 	RUN(test_resize_simd_matches_ref);
 	RUN(test_sample_sizes);
 	RUN(test_against_djpeg);
+	RUN(test_fast);
+	RUN(test_decoder_reuse);
 	RUN(test_orientation_real);
 	RUN(test_colour_spaces);
 	RUN(test_png);
