@@ -411,7 +411,10 @@ static void read_chunk(struct run *r, struct chunk *ch)
 	struct mli_record rec;
 
 	ch->n = 0;
+	/* A chunk is cut short when the input would keep it waiting: the
+	 * records in hand are worked on and written meanwhile. */
 	while (!r->failed && r->rc > 0 && ch->n < r->chunk_cap
+	       && (ch->n == 0 || mli_reader_ready(r->rd))
 	       && (r->rc = mli_reader_next(r->rd, &rec)) > 0) {
 		if (job_fill(&ch->jobs[ch->n++], &rec) < 0) {
 			fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
@@ -453,9 +456,12 @@ static int augment_input(struct run *r, const char *name, int fd)
 	struct step st;
 
 	if (!(r->rd = mli_reader_open(fd, NULL))) {
-		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
+		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_strerror(MLI_ENOMEM));
 		exit(PROGRAM_EXIT_FAILURE);
 	}
+	/* Records done go out before a wait for more input (thread 0 both
+	 * reads and writes). */
+	mli_reader_on_wait(r->rd, mli_writer_flush_hook, r->w);
 	r->name = name;
 	r->rc = 1;
 	read_chunk(r, work);

@@ -284,6 +284,8 @@ static int batch_input(struct run *r, const char *name, int fd)
 		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_strerror(MLI_ENOMEM));
 		exit(PROGRAM_EXIT_FAILURE);
 	}
+	/* Batches done go out before a wait for more input. */
+	mli_reader_on_wait(rd, mli_writer_flush_hook, r->w);
 	r->input = name;
 	rs = mli_reader_stats(rd);
 	while (!failed && (rc = mli_reader_next(rd, &rec)) > 0) {

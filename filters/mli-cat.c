@@ -356,6 +356,12 @@ static int extract_record(int dirfd, const struct mli_record *rec, const char *d
 	return 1;
 }
 
+static void flush_stdout(void *ctx)
+{
+	(void)ctx;
+	fflush(stdout);
+}
+
 /* Reads one input through to its end, or to the first fault. Returns 0,
  * or -1 after reporting a fault. *stop is set once --head is reached. */
 static int cat_input(struct cat *c, const char *name, int fd, int dirfd, int *stop)
@@ -369,9 +375,15 @@ static int cat_input(struct cat *c, const char *name, int fd, int dirfd, int *st
 	int rc, out_rc = 0;
 
 	if (!r) {
-		fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
+		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_strerror(MLI_ENOMEM));
 		exit(PROGRAM_EXIT_FAILURE);
 	}
+	/* What is done goes out before a wait for more input, so that a
+	 * slow producer never holds back records already read. */
+	if (c->w)
+		mli_reader_on_wait(r, mli_writer_flush_hook, c->w);
+	else
+		mli_reader_on_wait(r, flush_stdout, NULL);
 	st = mli_reader_stats(r);
 	while (!*stop && (rc = mli_reader_next(r, &rec)) > 0) {
 		struct mli_frame_header h;

@@ -5,6 +5,7 @@
  * decompressed) into a separate 64-byte aligned content buffer, so that
  * record views are aligned and the input buffer can be compacted freely. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct mli_reader {
 	int sticky;                 /* a returned error, returned again */
 	struct mli_reader_stats stats;
 	char message[160];
+	void (*on_wait)(void *ctx);  /* called before a read that would block */
+	void *on_wait_ctx;
 };
 
 struct mli_reader *mli_reader_open(int fd, const struct mli_reader_options *opt)
@@ -94,6 +97,11 @@ static int fill(struct mli_reader *r, size_t n)
 				return MLI_ENOMEM;
 			r->buf = nb;
 			r->cap = cap;
+		}
+		if (r->on_wait) {
+			struct pollfd p = { r->fd, POLLIN, 0 };
+			if (poll(&p, 1, 0) == 0)
+				r->on_wait(r->on_wait_ctx);
 		}
 		do
 			got = read(r->fd, r->buf + r->end, r->cap - r->end);
@@ -316,4 +324,27 @@ void mli_reader_frame(const struct mli_reader *r, struct mli_frame_header *h, co
 const struct mli_reader_stats *mli_reader_stats(const struct mli_reader *r)
 {
 	return &r->stats;
+}
+
+void mli_reader_on_wait(struct mli_reader *r, void (*fn)(void *ctx), void *ctx)
+{
+	r->on_wait = fn;
+	r->on_wait_ctx = ctx;
+}
+
+int mli_reader_ready(struct mli_reader *r)
+{
+	struct mli_frame_header h;
+	struct pollfd p = { r->fd, POLLIN, 0 };
+	size_t have = r->end - r->start;
+
+	if (r->eof || r->sticky)
+		return 1;
+	/* A whole frame in hand, or a bad header (the next call's to report):
+	 * no wait either way. */
+	if (have >= MLI_FRAME_HEADER_SIZE
+	    && (mli_frame_header_parse(r->buf + r->start, r->opt.limit, &h) < 0
+		|| have - MLI_FRAME_HEADER_SIZE >= h.stored_size))
+		return 1;
+	return poll(&p, 1, 0) != 0;
 }

@@ -53,4 +53,20 @@ void mli_reader_frame(const struct mli_reader *r, struct mli_frame_header *h,
 
 const struct mli_reader_stats *mli_reader_stats(const struct mli_reader *r);
 
+/* Whether mli_reader_next() can go on without waiting for input: a whole
+ * frame is already read, the input has ended or failed, or the descriptor
+ * has data ready. 1 or 0. A filter that gathers records into chunks cuts
+ * a chunk short when this is 0, rather than hold records back while a
+ * slow producer sends the rest. */
+int mli_reader_ready(struct mli_reader *r);
+
+/* Has the reader call fn(ctx) whenever it is about to wait for input that
+ * has not arrived (a pipe with nothing in it yet), on the thread that
+ * called mli_reader_next(). A filter passes a function that writes out
+ * what it holds (mli_writer_flush): otherwise a slow producer upstream
+ * would leave finished records in the filter's buffers, unseen downstream
+ * and lost if the filter is killed. fn's errors are its own to keep (a
+ * writer's are sticky). NULL: no call. */
+void mli_reader_on_wait(struct mli_reader *r, void (*fn)(void *ctx), void *ctx);
+
 #endif

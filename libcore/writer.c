@@ -280,3 +280,8 @@ const struct mli_writer_stats *mli_writer_stats(const struct mli_writer *w)
 {
 	return &w->stats;
 }
+
+void mli_writer_flush_hook(void *w)
+{
+	(void)mli_writer_flush(w);
+}

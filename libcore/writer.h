@@ -70,6 +70,10 @@ int mli_writer_copy_frame(struct mli_writer *w, const struct mli_frame_header *h
 /* Writes out gathered frames. */
 int mli_writer_flush(struct mli_writer *w);
 
+/* mli_writer_flush() for mli_reader_on_wait(): w is the writer; an error
+ * stays in the writer (sticky) for its next call to return. */
+void mli_writer_flush_hook(void *w);
+
 /* Writes the end frame of the records so far and flushes. */
 int mli_writer_finish(struct mli_writer *w);
 
