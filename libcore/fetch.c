@@ -162,6 +162,7 @@ struct fetch {
 	struct xfer *xfers;
 	int rc;                 /* first fatal error; stops the run */
 	const char *why;
+	int err;                      /* errno at the fault, given back with MLI_ESYS */
 	uint64_t rng;
 	struct host *hosts[HOST_BUCKETS];
 	uint8_t *local;         /* buffer for local files */
@@ -205,6 +206,7 @@ static void fail(struct fetch *f, int rc, const char *why)
 	if (f->rc == 0) {
 		f->rc = rc;
 		f->why = why;
+		f->err = errno;
 	}
 }
 
@@ -409,7 +411,12 @@ static int fetch_local(struct fetch *f, const char *key, size_t key_len, const s
 		r.cls = MLI_FETCH_BAD_URL;
 		snprintf(detail, sizeof detail, "malformed or overlong file URL or path");
 		r.source = NULL;
-	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && (errno == EMFILE || errno == ENFILE)) {
+		/* Not the file's fault: the run stops, and the line has no
+		 * outcome (a resumed run reads it again). */
+		fail(f, MLI_ESYS, "out of file descriptors");
+		return MLI_ESYS;
+	} else if (fd < 0 || fstat(fd, &sb) < 0) {
 		r.cls = MLI_FETCH_LOCAL_IO;
 		snprintf(detail, sizeof detail, "%s: %s", path, strerror(errno));
 	} else if (!S_ISREG(sb.st_mode)) {
@@ -1047,7 +1054,7 @@ int mli_fetch_run(const struct mli_fetch_options *o, mli_fetch_next_fn next, mli
 		  void *ctx, struct mli_fetch_stats *stats, const char **why)
 {
 	struct fetch *f = calloc(1, sizeof *f);
-	int rc;
+	int rc, f_err = 0;
 
 	*why = NULL;
 	memset(stats, 0, sizeof *stats);
@@ -1107,6 +1114,7 @@ int mli_fetch_run(const struct mli_fetch_options *o, mli_fetch_next_fn next, mli
 		uv_run(&f->loop, UV_RUN_DEFAULT);
 	rc = f->rc;
 	*why = f->why;
+	f_err = f->err;
 	if (rc == 0 && f->alive) {
 		rc = MLI_EINVAL;
 		*why = "event loop ended with transfers alive";
@@ -1134,5 +1142,7 @@ out:
 	free(f->local);
 	free(f);
 	curl_global_cleanup();
+	if (rc == MLI_ESYS)
+		errno = f_err;
 	return rc;
 }
