@@ -233,7 +233,11 @@ static int decode_jpeg(struct mli_decoder *dec, const uint8_t *data, size_t len,
 	rw = mli_orient_swaps(info.orientation) ? th : tw;
 	rh = mli_orient_swaps(info.orientation) ? tw : th;
 	/* The smallest of the scales libjpeg-turbo has fast paths for that
-	 * still covers the target. */
+	 * still covers the target. Its other M/8 scales (3/8, 5/8, 6/8, 7/8)
+	 * run portable C IDCTs, with chroma at twice that size (10x10,
+	 * 12x12): measured on 640-pixel photographs going to 256, 5/8 or 6/8
+	 * then the resize took 1.36 times as long as a full decode and the
+	 * resize, and came out 42-51 dB from it rather than the same. */
 	for (m = 1; m < 8; m *= 2) {
 		mli_jpeg_scaled_size(j, m, &sw, &sh);
 		if (sw >= rw && sh >= rh)

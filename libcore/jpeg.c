@@ -257,13 +257,14 @@ int mli_jpeg_read(struct mli_jpeg *j, uint8_t **rows, uint32_t n, uint32_t *got,
 	*got = 0;
 	if (!j->started || j->failed)
 		return MLI_EINVAL;
+	/* Before the setjmp: n is not to change after it. */
+	if (n > j->d.output_height - j->d.output_scanline)
+		n = j->d.output_height - j->d.output_scanline;
 	if (setjmp(j->e.jb)) {
 		j->failed = 1;
 		fault_from_code(&j->e, f);
 		return f->reason == MLI_FAULT_NOMEM ? MLI_ENOMEM : MLI_EINVAL;
 	}
-	if (n > j->d.output_height - j->d.output_scanline)
-		n = j->d.output_height - j->d.output_scanline;
 	if (j->cmyk) {
 		/* A row at a time through the CMYK row. */
 		JSAMPROW row = j->row;
