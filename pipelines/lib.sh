@@ -311,7 +311,9 @@ mli_stream_job() {
 	local host status=0
 	host=$(mli_slot_host "$1")
 	mli_on "$host" "$MLI_STAGE" <"$2" 2>"$MLI_WORK/err.$1" || status=$?
-	[ "$status" -eq 0 ] || mli_fail "$host" "$2" "$status" "$MLI_WORK/err.$1"
+	# Straight to the script's standard error (descriptor 3): GNU parallel
+	# would hold it back with the job's output, and drop it when it halts.
+	[ "$status" -eq 0 ] || mli_fail "$host" "$2" "$status" "$MLI_WORK/err.$1" 2>&3
 	return "$status"
 }
 
@@ -321,7 +323,7 @@ mli_stream_job() {
 # on its slot's host; GNU parallel keeps each job's output apart until it
 # is whole (in TMPDIR) and writes them in the order of the files, so the
 # stream is the same bytes as here. The first job that fails stops the
-# others, and the stream is then left without its end frame.
+# others, and the stream then ends in a cut frame.
 mli_stream() {
 	MLI_STAGE=$1
 	shift
@@ -337,7 +339,12 @@ mli_stream() {
 	printf '%s\0' "$@" >"$MLI_WORK/stream-items"
 	local status=0
 	PARALLEL_SHELL=bash parallel --will-cite --tmpdir "$MLI_WORK" -0 -k -j "$MLI_SLOTS" --halt now,fail=1 \
-		-a "$MLI_WORK/stream-items" mli_stream_job '{%}' '{}' </dev/null || status=$?
+		-a "$MLI_WORK/stream-items" mli_stream_job '{%}' '{}' </dev/null 3>&2 || status=$?
+	# The streams of the jobs that ended before the failure are whole, so
+	# their concatenation would pass for the whole input: one byte more, a
+	# frame header cut short, makes the next program see a truncated
+	# stream and fail in turn.
+	[ "$status" -eq 0 ] || printf '\0'
 	return "$status"
 }
 
