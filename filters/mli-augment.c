@@ -405,8 +405,9 @@ static void write_chunk(struct run *r, const struct chunk *ch)
 }
 
 /* Reads the next records into ch (none once the input has ended, failed or
- * the run has). */
-static void read_chunk(struct run *r, struct chunk *ch)
+ * the run has; none either, without wait, when the input has nothing
+ * ready). */
+static void read_chunk(struct run *r, struct chunk *ch, int wait)
 {
 	struct mli_record rec;
 
@@ -414,7 +415,7 @@ static void read_chunk(struct run *r, struct chunk *ch)
 	/* A chunk is cut short when the input would keep it waiting: the
 	 * records in hand are worked on and written meanwhile. */
 	while (!r->failed && r->rc > 0 && ch->n < r->chunk_cap
-	       && (ch->n == 0 || mli_reader_ready(r->rd))
+	       && ((ch->n == 0 && wait) || mli_reader_ready(r->rd))
 	       && (r->rc = mli_reader_next(r->rd, &rec)) > 0) {
 		if (job_fill(&ch->jobs[ch->n++], &rec) < 0) {
 			fprintf(stderr, "%s: %s\n", prog, mli_strerror(MLI_ENOMEM));
@@ -442,7 +443,7 @@ static void step_run(void *arg, int i, int n)
 	if (i == 0) {
 		if (st->write_io)
 			write_chunk(st->r, st->io);
-		read_chunk(st->r, st->io);
+		read_chunk(st->r, st->io, 0);
 	}
 	(void)n;
 	while ((k = atomic_fetch_add(&st->next, 1)) < st->work->n)
@@ -464,7 +465,7 @@ static int augment_input(struct run *r, const char *name, int fd)
 	mli_reader_on_wait(r->rd, mli_writer_flush_hook, r->w);
 	r->name = name;
 	r->rc = 1;
-	read_chunk(r, work);
+	read_chunk(r, work, 1);
 	st.r = r;
 	st.write_io = 0;
 	while (work->n) {
@@ -474,6 +475,14 @@ static int augment_input(struct run *r, const char *name, int fd)
 		atomic_init(&st.next, 0);
 		mli_pool_run(r->pool, step_run, &st);
 		st.write_io = 1;
+		if (io->n == 0) {
+			/* Nothing was ready to read (or the input is over): the
+			 * chunk just worked goes out now, not after a wait on a
+			 * slow producer, and only then is the input waited on. */
+			write_chunk(r, work);
+			read_chunk(r, io, 1);
+			st.write_io = 0;
+		}
 		/* The chunk just worked is written in the next step, while the
 		 * one just read is worked. */
 		t = work;

@@ -290,6 +290,8 @@ static void import_tfrecord(struct import *im, const char *name, int fd, const u
 
 	if (!r)
 		die(im, "%s", mli_strerror(MLI_ENOMEM));
+	/* Records done go out before a wait for more of the shard. */
+	mli_tfrecord_reader_on_wait(r, mli_writer_flush_hook, im->w);
 	while ((rc = mli_tfrecord_next(r, &data, &len)) > 0) {
 		struct mli_example ex;
 		const char *why;
@@ -400,7 +402,9 @@ static ssize_t read_image(struct import *im, int dirfd, const char *path)
 
 static void import_list(struct import *im, const char *name, int fd, const uint8_t *pre, size_t npre)
 {
-	struct mli_lines l = { fd, malloc(1 << 16), 1 << 16, 0, npre, 0 };
+	/* Records done go out before a wait for more of the list. */
+	struct mli_lines l = { .fd = fd, .buf = malloc(1 << 16), .cap = 1 << 16, .end = npre,
+			       .on_wait = mli_writer_flush_hook, .on_wait_ctx = im->w };
 	uint64_t lineno = 0;
 	int rootfd = AT_FDCWD;
 	char *line;

@@ -301,7 +301,7 @@ static void stats_stream(struct stats *s, const char *name, int fd, const uint8_
 
 static void stats_list(struct stats *s, const char *name, int fd, const uint8_t *pre, size_t npre)
 {
-	struct mli_lines l = { fd, malloc(1 << 16), 1 << 16, 0, npre, 0 };
+	struct mli_lines l = { .fd = fd, .buf = malloc(1 << 16), .cap = 1 << 16, .end = npre };
 	uint64_t lineno = 0;
 	char *line;
 	size_t len;

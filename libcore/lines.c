@@ -1,5 +1,6 @@
 /* lines.c: a line reader over read(2). */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,11 @@ int mli_lines_next(struct mli_lines *l, char **line, size_t *len)
 			}
 			l->buf = b;
 			l->cap *= 2;
+		}
+		if (l->on_wait) {
+			struct pollfd p = { l->fd, POLLIN, 0 };
+			if (poll(&p, 1, 0) == 0)
+				l->on_wait(l->on_wait_ctx);
 		}
 		got = read(l->fd, l->buf + l->end, l->cap - l->end);
 		if (got < 0 && errno == EINTR)

@@ -16,6 +16,11 @@ struct mli_lines {
 	char *buf;               /* malloc'd, cap bytes; grows by doubling */
 	size_t cap, start, end;  /* [start, end) not yet returned */
 	int eof;
+	/* When set, called before a read that would wait for input (as
+	 * mli_reader_on_wait() in reader.h): a filter writes out what it
+	 * holds meanwhile. */
+	void (*on_wait)(void *ctx);
+	void *on_wait_ctx;
 };
 
 /* The next line, without its '\n', in *line and *len (valid until the

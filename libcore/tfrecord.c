@@ -1,5 +1,6 @@
 /* tfrecord.c: TFRecord framing and its masked CRC32C (see tfrecord.h). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,8 @@ struct mli_tfrecord_reader {
 	uint64_t consumed;
 	int error;
 	char message[160];
+	void (*on_wait)(void *ctx);  /* called before a read that would block */
+	void *on_wait_ctx;
 };
 
 struct mli_tfrecord_reader *mli_tfrecord_reader_open(int fd, uint64_t limit,
@@ -132,6 +135,11 @@ static ssize_t read_input(struct mli_tfrecord_reader *r, uint8_t *out, size_t le
 	r->pre_used += from_pre;
 	if (from_pre == len)
 		return (ssize_t)len;
+	if (r->on_wait) {
+		struct pollfd p = { r->fd, POLLIN, 0 };
+		if (poll(&p, 1, 0) == 0)
+			r->on_wait(r->on_wait_ctx);
+	}
 	n = mli_read_full(r->fd, out + from_pre, len - from_pre);
 	if (n < 0)
 		return n;
@@ -210,4 +218,10 @@ int mli_tfrecord_write(int fd, const void *data, size_t len)
 	iov[1] = (struct iovec){ (void *)data, len };
 	iov[2] = (struct iovec){ footer, sizeof footer };
 	return mli_writev_full(fd, iov, 3);
+}
+
+void mli_tfrecord_reader_on_wait(struct mli_tfrecord_reader *r, void (*fn)(void *ctx), void *ctx)
+{
+	r->on_wait = fn;
+	r->on_wait_ctx = ctx;
 }

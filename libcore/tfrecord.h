@@ -51,6 +51,10 @@ struct mli_tfrecord_reader *mli_tfrecord_reader_open(int fd, uint64_t limit,
 						     const uint8_t *pre, size_t npre);
 void mli_tfrecord_reader_free(struct mli_tfrecord_reader *r);
 
+/* Has the reader call fn(ctx) before it waits for input that has not
+ * arrived, as mli_reader_on_wait() in reader.h. */
+void mli_tfrecord_reader_on_wait(struct mli_tfrecord_reader *r, void (*fn)(void *ctx), void *ctx);
+
 /* Reads the next record's data into *data (valid until the next call) and
  * *len. Returns 1 for a record, 0 at the end of the input (just after a
  * footer), or MLI_EHEADER, MLI_ELIMIT, MLI_EPAYLOAD (the data's CRC),

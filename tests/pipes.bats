@@ -200,3 +200,37 @@ assert_output_truncated() {
 	[ "$(mli-cat --list out.bin 2>/dev/null | wc -l)" -eq 5 ]
 	diff <(mli-cat --list out.bin 2>/dev/null) <(mli-cat --list "$F/img12.mli" | head -5)
 }
+
+# Feeds the first $2 bytes of file $1 to the command given and keeps the
+# pipe open; succeeds once the command's output (out.bin) holds $3 bytes
+# or more, fails after 20 s. The producer and the command are killed.
+passes_on_while_producer_waits() {
+	local file=$1 bytes=$2 want=$3 feeder pid ok=1
+	shift 3
+	rm -f feed out.bin
+	mkfifo feed
+	{ head -c "$bytes" "$file"; exec sleep 60; } > feed 3>&- &
+	feeder=$!
+	"$@" < feed > out.bin 2> err.txt 3>&- &
+	pid=$!
+	for _ in $(seq 400); do
+		[ "$(stat -c %s out.bin)" -ge "$want" ] && { ok=0; break; }
+		sleep 0.05
+	done
+	kill -9 "$pid" "$feeder" 2>/dev/null || true
+	wait "$pid" "$feeder" 2>/dev/null || true
+	[ "$ok" -eq 0 ] || echo "$*: $(stat -c %s out.bin) bytes out of $want after 20 s: $(cat err.txt)"
+	return $ok
+}
+
+@test "a filter passes on what it has done while its producer is slow to send more" {
+	local img aug
+	img=$(frame_offset "$F/img.mli" 2)
+	aug=$(frame_offset "$F/aug.mli" 2)
+	passes_on_while_producer_waits "$F/img.mli" "$img" "$img" mli-cat
+	passes_on_while_producer_waits "$F/img.mli" "$img" 10 mli-cat --list
+	passes_on_while_producer_waits "$F/img.mli" "$img" 6000 mli-augment --train --size 32
+	passes_on_while_producer_waits "$F/aug.mli" "$aug" 6000 mli-batch --size 1
+	passes_on_while_producer_waits "$DATA/train_urls_tiny.txt" 400 100 mli-import
+	passes_on_while_producer_waits "$DATA/tfrecords/0.tfrecords" 59460 10000 mli-import
+}
