@@ -261,26 +261,21 @@ static void load_reject_hashes(struct options *o)
 {
 	FILE *fp = fopen(o->reject_hash_file, "r");
 	uint64_t *h = NULL;
-	size_t n = 0, cap = 0, lineno = 0;
-	char buf[512];
+	size_t n = 0, cap = 0, lineno = 0, buf_cap = 0;
+	char *buf = NULL;
+	ssize_t len;
 
 	if (!fp) {
 		fprintf(stderr, "%s: %s: %s\n", prog, o->reject_hash_file, strerror(errno));
 		exit(PROGRAM_EXIT_FAILURE);
 	}
-	while (fgets(buf, sizeof buf, fp)) {
-		char *p = buf, *end;
+	while ((len = getline(&buf, &buf_cap, fp)) >= 0) {
+		uint64_t v;
+		int rc;
 		lineno++;
-		p += strspn(p, " \t");
-		if (*p == '#' || *p == '\n' || *p == '\0')
+		if ((rc = mli_fetch_hash_line_parse(buf, (size_t)len, &v)) == 0)
 			continue;
-		if (strncmp(p, "XXH3 (", 6) == 0 && strstr(p, ") = "))
-			p = strstr(p, ") = ") + 4;
-		else if (strncmp(p, "XXH3_", 5) == 0)
-			p += 5;
-		errno = 0;
-		uint64_t v = strtoull(p, &end, 16);
-		if (end - p != 16 || errno || (*end && !strchr(" \t\r\n", *end))) {
+		if (rc < 0) {
 			fprintf(stderr, "%s: %s: line %zu: not a 16-digit hex hash\n", prog, o->reject_hash_file, lineno);
 			exit(PROGRAM_EXIT_FAILURE);
 		}
@@ -293,6 +288,11 @@ static void load_reject_hashes(struct options *o)
 		}
 		h[n++] = v;
 	}
+	if (ferror(fp)) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o->reject_hash_file, strerror(errno));
+		exit(PROGRAM_EXIT_FAILURE);
+	}
+	free(buf);
 	fclose(fp);
 	qsort(h, n, sizeof *h, cmp_u64);
 	o->fetch.reject_hashes = h;

@@ -7,13 +7,17 @@
  * its contract: inside the bounds, only digits where only digits are
  * allowed, a list no longer than its room and in order when asked; and a
  * parser that refuses must say MLI_EINVAL or MLI_ERANGE (MLI_ENOMEM only
- * when memory runs out). Anything else is a bug. */
+ * when memory runs out). Anything else is a bug. The line parser of
+ * --reject-hash files gets the whole input, NULs included, without a
+ * terminator; a hash it accepts must be printed back as 16 hex digits
+ * found in the line. */
 #include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "error.h"
@@ -111,6 +115,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			check_refusal(rc);
 		}
+	}
+
+	/* A --reject-hash line, from an exact-size copy without terminator. */
+	{
+		char *line = malloc(size ? size : 1), hex[17];
+		uint64_t h = 0;
+		if (!line)
+			abort();
+		memcpy(line, data, size);
+		rc = mli_fetch_hash_line_parse(line, size, &h);
+		if (rc == 1) {
+			snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+			if (size < 16 || !memmem(line, size, hex, 16)) {
+				/* Upper-case digits are taken too. */
+				int found = 0;
+				for (size_t i = 0; i + 16 <= size && !found; i++)
+					found = strncasecmp(line + i, hex, 16) == 0;
+				if (!found)
+					abort();
+			}
+		} else if (rc != 0 && rc != MLI_EINVAL) {
+			abort();
+		}
+		free(line);
 	}
 
 	/* A failure class named: its name must give it back. */

@@ -64,6 +64,54 @@ int mli_fetch_class_parse(const char *name, size_t len)
 	return -1;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int mli_fetch_hash_line_parse(const char *line, size_t len, uint64_t *hash)
+{
+	static const char sep[] = ") = ";
+	const char *p = line, *end = line + len;
+	uint64_t v = 0;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p == '#' || *p == '\n' || *p == '\r')
+		return 0;
+	if ((size_t)(end - p) >= 6 && memcmp(p, "XXH3 (", 6) == 0) {
+		/* The file name may hold anything: the last ") = " ends it. */
+		const char *q = NULL;
+		for (const char *s = p + 6; (size_t)(end - s) >= sizeof sep - 1; s++)
+			if (memcmp(s, sep, sizeof sep - 1) == 0)
+				q = s;
+		if (!q)
+			return MLI_EINVAL;
+		p = q + sizeof sep - 1;
+	} else if ((size_t)(end - p) >= 5 && memcmp(p, "XXH3_", 5) == 0) {
+		p += 5;
+	}
+	if (end - p < 16)
+		return MLI_EINVAL;
+	for (int i = 0; i < 16; i++) {
+		int d = hex_digit(p[i]);
+		if (d < 0)
+			return MLI_EINVAL;
+		v = v << 4 | (uint64_t)d;
+	}
+	p += 16;
+	if (p < end && !strchr(" \t\r\n", *p))
+		return MLI_EINVAL;
+	*hash = v;
+	return 1;
+}
+
 int mli_fetch_class_transient(int cls)
 {
 	switch (cls) {

@@ -60,6 +60,13 @@ const char *mli_fetch_class_name(int cls);
 /* The class named, or -1. */
 int mli_fetch_class_parse(const char *name, size_t len);
 
+/* Parses one line (len bytes, '\n' or not) of a --reject-hash file: 16
+ * hexadecimal digits, bare or as xxhsum -H3 prints them ("XXH3 (FILE) =
+ * HASH"; "XXH3_HASH  FILE" from older versions), then white space or the
+ * end. Returns 1 with *hash set, 0 for a line to skip (blank, or starting
+ * with '#'), or MLI_EINVAL. */
+int mli_fetch_hash_line_parse(const char *line, size_t len, uint64_t *hash);
+
 /* Whether failures of this class are worth retrying. */
 int mli_fetch_class_transient(int cls);
 
