@@ -35,11 +35,12 @@ setup() {
 	F=$BATS_FILE_TMPDIR
 }
 
-# Runs the command given with its stdout through `head -c 100`; sets
-# status to the command's exit status and stderr to what it printed.
+# Runs the command given (under a 60 s timeout: a hang is a failure too)
+# with its stdout through `head -c 100`; sets status to the command's exit
+# status and stderr to what it printed.
 early_exit() {
 	local rc
-	"$@" 2> err.txt | head -c 100 > /dev/null
+	timeout 60 "$@" 2> err.txt | head -c 100 > /dev/null
 	rc=${PIPESTATUS[0]}
 	status=$rc
 	stderr=$(cat err.txt)
@@ -95,13 +96,14 @@ frame_offset() {
 	mli-cat --json "$1" | sed -n "$(($2 + 1))p" | sed 's/^{"offset":\([0-9]*\),.*/\1/'
 }
 
-# Runs the command given with stdin from a producer that dies after $1
-# bytes of $2; output in out.bin, status and stderr as run sets them.
+# Runs the command given (under a 60 s timeout) with stdin from a
+# producer that dies after $1 bytes of $2; output in out.bin, status and
+# stderr as run sets them.
 behind_dying_producer() {
 	local bytes=$1 file=$2
 	shift 2
 	status=0
-	{ dying_producer "$file" "$bytes" 2>/dev/null; } | "$@" > out.bin 2> err.txt || status=$?
+	{ dying_producer "$file" "$bytes" 2>/dev/null; } | timeout 60 "$@" > out.bin 2> err.txt || status=$?
 	stderr=$(cat err.txt)
 }
 
