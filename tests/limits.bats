@@ -237,6 +237,10 @@ full_disk() {
 		esac
 	done
 	rm -rf "$FULL/figures"
+	# Extracted images: whole or not at all.
+	limited "exec mli-cat -x '$FULL/images' '$F/enc.mli'"
+	assert_one_line_failure mli-cat "$FULL/images/im_0.jpg: No space left on device"
+	[ -z "$(ls "$FULL/images")" ]
 	# The failures log.
 	printf 'missing-%d.jpg\t1:1\n' $(seq 2000) > missing.txt
 	limited "exec mli-fetch -q -r '$IMAGES' -f '$FULL/failures.tsv' missing.txt > /dev/null"
