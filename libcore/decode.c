@@ -48,8 +48,13 @@ const char *mli_image_media(int format)
 	return "application/octet-stream";
 }
 
+/* Resize plans kept per thread: a dataset's photographs come in a few
+ * sizes, and with several threads each sees every n-th image. */
+#define PLANS 4
+
 struct mli_decoder {
-	struct mli_resizer *resizer;   /* the last one used, or NULL */
+	struct mli_resizer *plans[PLANS];  /* or NULL */
+	unsigned victim;                   /* the next to replace, round robin */
 };
 
 int mli_decoder_new(struct mli_decoder **dp)
@@ -61,7 +66,8 @@ void mli_decoder_free(struct mli_decoder *d)
 {
 	if (!d)
 		return;
-	mli_resizer_free(d->resizer);
+	for (int k = 0; k < PLANS; k++)
+		mli_resizer_free(d->plans[k]);
 	free(d);
 }
 
@@ -166,7 +172,7 @@ static int too_big(const struct mli_decode_options *o, uint32_t tw, uint32_t th,
 static int decode_resized(struct mli_decoder *dec, struct mli_jpeg *j, int m, int fast, uint32_t rw,
 			  uint32_t rh, uint8_t **out, struct mli_fault *f)
 {
-	struct mli_resizer *r = NULL, **rp = dec ? &dec->resizer : &r;
+	struct mli_resizer *r = NULL, **rp = &r;
 	uint8_t *rows[MLI_RESIZER_BATCH], *pixels;
 	uint32_t sw, sh, n, got;
 	int rc;
@@ -177,6 +183,14 @@ static int decode_resized(struct mli_decoder *dec, struct mli_jpeg *j, int m, in
 	if (!(pixels = malloc((size_t)rw * rh * 3))) {
 		rc = MLI_ENOMEM;
 		goto nomem;
+	}
+	if (dec) {
+		int k = 0;
+		while (k < PLANS && !mli_resizer_matches(dec->plans[k], sh, sw, 3, rh, rw))
+			k++;
+		if (k == PLANS)
+			k = (int)(dec->victim++ % PLANS);
+		rp = &dec->plans[k];
 	}
 	if ((rc = mli_resizer_reuse(rp, sh, sw, 3, pixels, rh, rw)) < 0)
 		goto nomem;

@@ -58,10 +58,10 @@ void mli_decode_target(const struct mli_decode_options *o, uint32_t w, uint32_t 
 int mli_decode(const uint8_t *data, size_t len, const struct mli_decode_options *o,
 	       struct mli_image *img, struct mli_fault *f);
 
-/* What one thread keeps from an image to the next: the resize plan of
- * the last size, reused when the next image needs the same (photographs
- * of a dataset often share their size). The results are the same bytes
- * as mli_decode's. */
+/* What one thread keeps from an image to the next: the resize plans of
+ * the last few sizes, reused when a later image needs one of them
+ * (photographs of a dataset often share their size). The results are
+ * the same bytes as mli_decode's. */
 struct mli_decoder;
 
 /* Returns 0 with *dp set, or MLI_ENOMEM. */

@@ -410,21 +410,27 @@ int mli_resizer_new(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t 
 	return mli__resizer_new(rp, sh, sw, c, dst, dh, dw, want_simd());
 }
 
+int mli_resizer_matches(const struct mli_resizer *r, uint32_t sh, uint32_t sw, uint32_t c, uint32_t dh,
+			uint32_t dw)
+{
+	return r && r->ring && r->sh == sh && r->sw == sw && r->c == c && r->dh == dh && r->dw == dw
+	       && r->simd == want_simd();
+}
+
 int mli_resizer_reuse(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t c, uint8_t *dst,
 		      uint32_t dh, uint32_t dw)
 {
 	struct mli_resizer *r = *rp;
-	int simd = want_simd(), rc;
+	int rc;
 
-	if (r && r->ring && r->sh == sh && r->sw == sw && r->c == c && r->dh == dh && r->dw == dw
-	    && r->simd == simd) {
+	if (mli_resizer_matches(r, sh, sw, c, dh, dw)) {
 		r->dst = dst;
 		r->have = 0;
 		r->next = 0;
 		return 0;
 	}
 	mli_resizer_free(r);
-	if ((rc = mli__resizer_new(rp, sh, sw, c, dst, dh, dw, simd)) < 0)
+	if ((rc = mli__resizer_new(rp, sh, sw, c, dst, dh, dw, want_simd())) < 0)
 		*rp = NULL;
 	return rc;
 }

@@ -54,6 +54,10 @@ void mli_resizer_push(struct mli_resizer *r, uint32_t m);
 int mli_resizer_reuse(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t c, uint8_t *dst,
 		      uint32_t dh, uint32_t dw);
 
+/* Whether mli_resizer_reuse would reuse r for these sizes. */
+int mli_resizer_matches(const struct mli_resizer *r, uint32_t sh, uint32_t sw, uint32_t c, uint32_t dh,
+			uint32_t dw);
+
 /* Whether every output row has been written. */
 int mli_resizer_done(const struct mli_resizer *r);
 
