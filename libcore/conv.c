@@ -130,9 +130,12 @@ static void load_cols(void *ctx, size_t i0, size_t mc, size_t p0, size_t kc, flo
 {
 	const struct load_ctx *l = ctx;
 
+	/* Rows kc + 16 floats apart, not kc: at kc 512 (2 KiB) the 14 rows
+	 * an AVX-512 micro-kernel reads at once fell into two L1 sets, more
+	 * lines than a set holds. */
 	for (size_t i = 0; i < mc; i++)
-		fill_col_row(l->s, l->x, i0 + i, p0, p0 + kc, dst + i * kc);
-	*rs = kc;
+		fill_col_row(l->s, l->x, i0 + i, p0, p0 + kc, dst + i * (kc + 16));
+	*rs = kc + 16;
 	*cs = 1;
 }
 

@@ -133,7 +133,7 @@ static void gemm_block(const struct gemm_job *j, float *scratch, size_t i0, size
 	size_t KC = kern->sgemm_kc, MC = kern->sgemm_mc, NC = kern->sgemm_nc;
 	float *bp = scratch;                             /* (NC / NR, KC, NR) */
 	float *ap = scratch + KC * (NC + nr);            /* (MC / MR, KC, MR) */
-	float *lb = ap + KC * (MC + mr);                 /* (MC, KC) loaded A */
+	float *lb = ap + KC * (MC + mr);                 /* (MC, KC + 16) loaded A */
 	float edge[MLI_SGEMM_MAX_MR * MLI_SGEMM_MAX_NR]; /* MR x NR */
 
 	if (j->k == 0 || j->alpha == 0.0f) {
@@ -223,8 +223,8 @@ static void gemm_task(void *arg, int i, int n)
 size_t mli_sgemm_scratch_bytes(const struct mli_kernels *kern)
 {
 	size_t mr = kern->sgemm_mr, nr = kern->sgemm_nr, kc = kern->sgemm_kc;
-	return (kc * (kern->sgemm_nc + nr) + kc * (kern->sgemm_mc + mr) + kc * kern->sgemm_mc) *
-	       sizeof(float);
+	return (kc * (kern->sgemm_nc + nr) + kc * (kern->sgemm_mc + mr) +
+		(kc + 16) * kern->sgemm_mc) * sizeof(float);
 }
 
 static int run_gemm(struct gemm_job *j)

@@ -37,7 +37,7 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 
 /* An op(A) that is never stored whole (a convolution's im2col matrix):
  * load() writes the block op(A)[i0 .. i0+mc, p0 .. p0+kc] into dst
- * (room for mc * kc floats, mc <= kern->sgemm_mc and kc <=
+ * (room for mc * (kc + 16) floats, mc <= kern->sgemm_mc and kc <=
  * kern->sgemm_kc), element (i, p) of
  * the block at dst[i * *rs + p * *cs]. It runs on the pool's threads,
  * several at once on different blocks, so it must only read shared
