@@ -1,6 +1,6 @@
 /* resize.c: the separable antialiased resize (portable C, the choice of
- * the AVX2 row kernels where the CPU has them, and the row-by-row
- * driver shared by mli_resize and the streaming resizer).
+ * the AVX2 or AVX-512 row kernels where the CPU has them, and the
+ * row-by-row driver shared by mli_resize and the streaming resizer).
  *
  * For output pixel i the filter is centred on source coordinate
  * (i + 0.5) * scale, scale = in / out; when shrinking, the triangle is
@@ -336,7 +336,6 @@ static int resizer_make(struct mli_resizer **rp, const uint8_t *src, size_t stri
 #endif
 	(void)simd;
 	(void)h_simd;
-	rc = MLI_ENOMEM;
 	/* The padding past the row is zeroed once: its weights are zero,
 	 * and the bytes read there are then defined too. */
 	if (!(r->mid = calloc(r->row + r->tx.pad, 1)) || !(r->rows = malloc(sizeof *r->rows * r->ty.k)))
