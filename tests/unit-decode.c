@@ -623,6 +623,25 @@ static void test_colour_spaces(struct tap *tap)
 		if (err > 3.0)
 			TAP_FAIL("%s: mean error %.2f", s ? "YCCK" : "CMYK", err);
 		free(img.pixels);
+		/* Decoded at 1/2 and resized as the rows come (the CMYK rows
+		 * converted one by one): the bytes of the 1/2 decode resized
+		 * whole. */
+		{
+			struct mli_decode_options half = o, small = o;
+			struct mli_image h, sm;
+			uint8_t want[27 * 20 * 3];
+			half.width = 32;
+			half.height = 24;
+			small.short_side = 20;
+			ASSERT_EQ(mli_decode(b.p, b.n, &half, &h, &f), 0);
+			ASSERT_EQ(mli_decode(b.p, b.n, &small, &sm, &f), 0);
+			ASSERT_EQ(sm.width, 27);
+			ASSERT_EQ(sm.height, 20);
+			ASSERT_EQ(mli_resize(h.pixels, 24, 32, 32 * 3, 3, want, 20, 27), 0);
+			ASSERT_MEM_EQ(sm.pixels, want, sizeof want);
+			free(h.pixels);
+			free(sm.pixels);
+		}
 		free(b.p);
 	}
 	{
