@@ -69,6 +69,7 @@ static double triangle(double x)
 	return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+#ifdef MLI_HAVE_AVX2
 /* The expanded weights of the SIMD horizontal kernel (see
  * resize_impl.h). */
 static int taps_expand(struct mli__taps *t, uint32_t out)
@@ -93,6 +94,9 @@ static int taps_expand(struct mli__taps *t, uint32_t out)
 	return 0;
 }
 
+#endif
+
+#ifdef MLI_HAVE_AVX512
 /* The AVX-512 tables (see resize_impl.h), when every group of 16
  * outputs fits in its 128-byte window; idx512 stays NULL otherwise. */
 static int taps_expand512(struct mli__taps *t, uint32_t out)
@@ -128,6 +132,7 @@ static int taps_expand512(struct mli__taps *t, uint32_t out)
 			}
 	return 0;
 }
+#endif
 
 static int taps_make(struct mli__taps *t, uint32_t in, uint32_t out)
 {
