@@ -59,8 +59,10 @@ readme_commands() {
 	grep -qx 'classes_positive  *13' "$out/metrics.txt"
 	# Random scores get the mean share of positives, 0.442 here (every
 	# mosaic shows 4 garments of 10 and 1 to 3 of the 3 parents); these 200
-	# steps reach 0.706 (300 steps: 0.753; the default 2,000 steps: see
-	# README.md); a network that learnt nothing stays near chance.
+	# steps reached 0.683-0.706 in four runs (mli-fetch writes records in
+	# the order their downloads end, so the batches differ a little from run
+	# to run; 300 steps: 0.753; the default 2,000 steps: see README.md); a
+	# network that learnt nothing stays near chance.
 	map=$(jq -r .mAP "$out/metrics.json")
 	chance=$(sed -n 's/.*(random scores: \([0-9.]*\)).*/\1/p' "$out/summary.txt")
 	echo "mAP $map, chance $chance"
