@@ -81,3 +81,54 @@ readme_commands() {
 	[ "$(head -c 24 "$out/loss.png" | tail -c 8 | xxd -p)" = 00000384000002bc ]
 	[ "$(stat -c %s "$out/loss.png")" -gt 10000 ]
 }
+
+@test "mkmosaic files writes PNGs that an independent decoder and mli-decode read alike, and lists them with their labels" {
+	fashion=/usr/share/datasets/fashion-mnist
+	cd "$BATS_TEST_TMPDIR"
+	mkdir www
+	run -0 "$MLI_BUILDDIR/tests/mkmosaic" files "$fashion/t10k-images-idx3-ubyte.gz" \
+		"$fashion/t10k-labels-idx1-ubyte.gz" 3 2 www "file://$PWD/www"
+	[ "${#lines[@]}" = 3 ]
+	# Each line: the URL, the garments (0-9) and then their parents (10-12).
+	[[ "${lines[0]}" =~ ^file://$PWD/www/000000\.png(	[0-9]:1)+(	1[0-2]:1)+$ ]]
+	printf '%s\n' "${lines[@]}" > list.txt
+	mli-fetch -q < list.txt | mli-decode -q | mli-cat -q --extract ppm
+	# Python's zlib and the PNG specification's filters, not libpng: a
+	# 56x56 8-bit grey image whose grey values mli-decode gives as RGB.
+	python3 - www/000002.png ppm/000002.png.ppm <<-'PY'
+	import struct, sys, zlib
+	png = open(sys.argv[1], "rb").read()
+	assert png[:8] == b"\x89PNG\r\n\x1a\n"
+	pos, idat = 8, b""
+	while pos < len(png):
+	    n, kind = struct.unpack(">I4s", png[pos:pos + 8])
+	    body = png[pos + 8:pos + 8 + n]
+	    if kind == b"IHDR":
+	        w, h, depth, colour = struct.unpack(">IIBB", body[:10])
+	    elif kind == b"IDAT":
+	        idat += body
+	    pos += 12 + n
+	assert (w, h, depth, colour) == (56, 56, 8, 0), (w, h, depth, colour)
+	raw, rows, prev = zlib.decompress(idat), [], bytes(w)
+	for y in range(h):
+	    f, line = raw[y * (w + 1)], bytearray(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
+	    for x in range(w):
+	        a = line[x - 1] if x else 0
+	        b, c = prev[x], prev[x - 1] if x else 0
+	        if f == 1: line[x] = (line[x] + a) & 255
+	        elif f == 2: line[x] = (line[x] + b) & 255
+	        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+	        elif f == 4:
+	            p = a + b - c
+	            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+	            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+	    rows.append(bytes(line))
+	    prev = line
+	grey = b"".join(rows)
+	ppm = open(sys.argv[2], "rb").read()
+	assert ppm.startswith(b"P6\n56 56\n255\n")
+	rgb = ppm[len(b"P6\n56 56\n255\n"):]
+	assert rgb == bytes(v for g in grey for v in (g, g, g))
+	assert len(set(grey)) > 50
+	PY
+}
