@@ -169,17 +169,14 @@ static long opt_long(const char *name, const char *s, long lo, long hi)
 
 static void parse_steps(struct mli_schedule *s, const char *arg)
 {
-	char *copy = strdup(arg), *save = NULL;
-	uint64_t last = 0;
-	s->n_decay = 0;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		long v = opt_long("lr-steps", tok, 1, 2000000000L);
-		if (s->n_decay == MLI_LR_STEPS_MAX || (uint64_t)v <= last)
-			program_usage_error(prog, "--lr-steps: at most %d increasing steps: %s",
-					    MLI_LR_STEPS_MAX, arg);
-		s->decay_steps[s->n_decay++] = last = (uint64_t)v;
-	}
-	free(copy);
+	long v[MLI_LR_STEPS_MAX];
+	size_t n;
+	if (mli_parse_long_list(arg, 1, 2000000000L, 1, v, MLI_LR_STEPS_MAX, &n) < 0)
+		program_usage_error(prog, "--lr-steps: at most %d increasing steps in [1, %ld]: %s",
+				    MLI_LR_STEPS_MAX, 2000000000L, arg);
+	for (size_t i = 0; i < n; i++)
+		s->decay_steps[i] = (uint64_t)v[i];
+	s->n_decay = (int)n;
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -422,9 +419,9 @@ static int stream_parse(const char *text, int rank, int ranks, struct stream_pos
 	if (json_unpack(e, "{s:I, s:s, s:s, s:s, s:s}", "batches", &n, "first", &first,
 			"first_key", &fk, "last", &last, "last_key", &lk) < 0 || n < 0)
 		goto done;
+	if (mli_parse_hex64(first, &p->first) < 0 || mli_parse_hex64(last, &p->last) < 0)
+		goto done;
 	p->batches = (uint64_t)n;
-	p->first = strtoull(first, NULL, 16);
-	p->last = strtoull(last, NULL, 16);
 	snprintf(p->first_key, KEY_SHOWN, "%s", fk);
 	snprintf(p->last_key, KEY_SHOWN, "%s", lk);
 	rc = 0;
@@ -493,6 +490,29 @@ static size_t list_ckpts(const char *dir, uint64_t **steps)
 	if (n)
 		qsort(*steps, n, sizeof **steps, cmp_u64);
 	return n;
+}
+
+/* Removes the temporary files that a killed mli-train left in dir (a
+ * checkpoint or the latest link being written: NAME.tmp.PID) when their
+ * process is gone, so that they do not pile up over crashes. */
+static void remove_stale_temporaries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4096];
+	while (d && (e = readdir(d))) {
+		const char *tmp = strstr(e->d_name, ".tmp.");
+		long pid;
+		if (!tmp || (strncmp(e->d_name, "step-", 5) != 0 &&
+			     strncmp(e->d_name, ".latest", 7) != 0) ||
+		    mli_parse_long(tmp + 5, 1, INT32_MAX, &pid) < 0 ||
+		    pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
 }
 
 static void fail(const char *what, int rc)
@@ -585,6 +605,7 @@ static void save(struct trainer *t, const char *why)
 		unlink(path);
 	}
 	free(steps);
+	remove_stale_temporaries(dir);
 	if (t->rank == 0 && (!o->quiet || why[0] != 's'))
 		fprintf(stderr, "%s: step %" PRIu64 ": checkpoint %s/%s (%s)\n", prog, t->step,
 			dir, name, why);
@@ -644,9 +665,13 @@ static void restore(struct trainer *t, const char *path, int resume, struct stre
 				path, t->ranks);
 			exit(PROGRAM_EXIT_FAILURE);
 		}
-		t->step = strtoull(step, NULL, 10);
-		t->rng.key = strtoull(key, NULL, 16);
-		t->rng.counter = strtoull(counter, NULL, 10);
+		if (mli_parse_u64(step, UINT64_MAX, &t->step) < 0 ||
+		    mli_parse_hex64(key, &t->rng.key) < 0 ||
+		    mli_parse_u64(counter, UINT64_MAX, &t->rng.counter) < 0) {
+			fprintf(stderr, "%s: %s: malformed step or random-number state in the metadata\n",
+				prog, path);
+			exit(PROGRAM_EXIT_FAILURE);
+		}
 	}
 	rc = mli_trainstate_load(c, t->net, resume ? t->momentum : NULL, resume ? &t->loss : NULL,
 				 !resume, whybuf, sizeof whybuf);

@@ -88,6 +88,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_refusal(rc);
 	}
 
+	if ((rc = mli_parse_hex64(s, &uv)) == 0) {
+		if (strlen(s) > 16 || strspn(s, "0123456789abcdefABCDEF") != strlen(s) ||
+		    strtoull(s, NULL, 16) != uv)
+			abort();
+	} else if (rc != MLI_EINVAL) {
+		abort();
+	}
+
 	if ((rc = mli_parse_double(s, dlo, dhi, &dv)) == 0) {
 		if (isnan(dv) || dv < dlo || dv > dhi)
 			abort();

@@ -83,6 +83,23 @@ int mli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int mli_parse_hex64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; s && isxdigit((unsigned char)s[i]); i++) {
+		if (i == 16)
+			return MLI_EINVAL;
+		v = v << 4 | (uint64_t)(isdigit((unsigned char)s[i]) ? s[i] - '0' :
+					(tolower((unsigned char)s[i]) - 'a' + 10));
+	}
+	if (i == 0 || s[i] != '\0')
+		return MLI_EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* The number in [s, s + n), which need not end there. */
 static int parse_double_n(const char *s, size_t n, double lo, double hi, double *out)
 {

@@ -23,6 +23,10 @@ int mli_parse_double(const char *s, double lo, double hi, double *out);
  * Returns 0, MLI_EINVAL or MLI_ERANGE. */
 int mli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
+/* Parses 1 to 16 hexadecimal digits, nothing else (the 64-bit keys and
+ * digests that mli writes as text). Returns 0 or MLI_EINVAL. */
+int mli_parse_hex64(const char *s, uint64_t *out);
+
 /* Parses "LO,HI": two numbers in [lo, hi] with LO <= HI. Returns 0,
  * MLI_EINVAL (not two numbers) or MLI_ERANGE (outside [lo, hi], or LO
  * more than HI). */

@@ -148,11 +148,16 @@ tensors() {
 	! cmp -s <(tensors a/latest.safetensors) <(tensors c/latest.safetensors)
 }
 
-@test "snapshots every N steps keep the last K, and --max-steps stops" {
+@test "snapshots every N steps keep the last K, --max-steps stops, a killed run's temporaries go" {
 	mkmosaic batches $TEST_SET 10 4 6 > b.mli
+	# What a run killed while writing would leave: its pid is gone (a
+	# finished subshell's); a live process's temporary stays.
+	dead=$(sh -c 'echo $$')
+	mkdir k
+	touch "k/step-00000002.safetensors.tmp.$dead" "k/.latest.tmp.$dead" "k/step-00000003.safetensors.tmp.$$"
 	run -0 mli-train -q "${SMALL[@]}" --snapshot 2 --keep 3 --max-steps 7 --checkpoint-dir k < b.mli
-	run -0 ls k
-	[ "$output" = "$(printf '%s\n' latest.safetensors step-00000004.safetensors step-00000006.safetensors step-00000007.safetensors)" ]
+	run -0 ls -A k
+	[ "$output" = "$(printf '%s\n' latest.safetensors step-00000003.safetensors.tmp.$$ step-00000004.safetensors step-00000006.safetensors step-00000007.safetensors)" ]
 	[ "$(readlink k/latest.safetensors)" = step-00000007.safetensors ]
 }
 
@@ -189,6 +194,9 @@ tensors() {
 	run -2 mli-train --arch resnet18
 	run -2 mli-train --class-weights some
 	run -2 mli-train --lr-steps 10,5
+	run -2 --separate-stderr mli-train --lr-steps 10,,20
+	[ "${stderr_lines[0]}" = "mli-train: --lr-steps: at most 16 increasing steps in [1, 2000000000]: 10,,20" ]
+	run -2 mli-train --lr-steps ' 10'
 }
 
 # The bytes of one tensor of a checkpoint.

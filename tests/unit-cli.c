@@ -58,6 +58,22 @@ static void test_parse_u64_refuses_signs_and_spaces(struct tap *tap)
 	ASSERT(v == UINT64_MAX);
 }
 
+static void test_parse_hex64_takes_digits_only(struct tap *tap)
+{
+	uint64_t v = 0;
+
+	ASSERT_EQ(mli_parse_hex64("00ffFF0123456789", &v), 0);
+	ASSERT_EQ(v, 0x00ffff0123456789ULL);
+	ASSERT_EQ(mli_parse_hex64("a", &v), 0);
+	ASSERT_EQ(v, 10);
+	ASSERT_EQ(mli_parse_hex64("10000000000000000", &v), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_hex64("", &v), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_hex64("0x1f", &v), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_hex64(" 1f", &v), MLI_EINVAL);
+	ASSERT_EQ(mli_parse_hex64("1g", &v), MLI_EINVAL);
+	ASSERT_EQ(v, 10);
+}
+
 static void test_parse_range_and_lists(struct tap *tap)
 {
 	double a = 0, b = 0;
@@ -110,6 +126,7 @@ int main(void)
 	RUN(test_parse_size_takes_binary_suffixes);
 	RUN(test_parse_double);
 	RUN(test_parse_u64_refuses_signs_and_spaces);
+	RUN(test_parse_hex64_takes_digits_only);
 	RUN(test_parse_range_and_lists);
 	RUN(test_tally_counts_by_reason);
 	return tap_done(tap);
