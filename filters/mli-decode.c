@@ -490,9 +490,14 @@ static int decode_input(struct run *r, struct pool *p, const char *name, int fd)
 	}
 	r->input = name;
 	r->rstats = mli_reader_stats(rd);
+	/* Records written go out before a wait for more input, so that a slow
+	 * producer upstream does not leave finished work unseen downstream. */
+	mli_reader_on_wait(rd, mli_writer_flush_hook, r->w);
 	for (;;) {
-		/* Keep every job busy while there is input ... */
-		while (rc > 0 && !failed && p->n_free > 0) {
+		/* Keep every job busy while there is input; with jobs in hand,
+		 * read only what has arrived, and write those out first ... */
+		while (rc > 0 && !failed && p->n_free > 0
+		       && (seq_out == seq_in || mli_reader_ready(rd))) {
 			if ((rc = mli_reader_next(rd, &rec)) <= 0)
 				break;
 			size_t slot = pool_take(p);

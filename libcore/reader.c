@@ -336,15 +336,21 @@ int mli_reader_ready(struct mli_reader *r)
 {
 	struct mli_frame_header h;
 	struct pollfd p = { r->fd, POLLIN, 0 };
-	size_t have = r->end - r->start;
+	size_t at = r->start;
 
 	if (r->eof || r->sticky)
 		return 1;
-	/* A whole frame in hand, or a bad header (the next call's to report):
-	 * no wait either way. */
-	if (have >= MLI_FRAME_HEADER_SIZE
-	    && (mli_frame_header_parse(r->buf + r->start, r->opt.limit, &h) < 0
-		|| have - MLI_FRAME_HEADER_SIZE >= h.stored_size))
-		return 1;
+	/* A whole record frame in hand, or a bad header (the next call's to
+	 * report): no wait either way. Whole end frames are looked past: the
+	 * next call goes on beyond them and would wait there. */
+	while (r->end - at >= MLI_FRAME_HEADER_SIZE) {
+		if (mli_frame_header_parse(r->buf + at, r->opt.limit, &h) < 0)
+			return 1;
+		if (r->end - at - MLI_FRAME_HEADER_SIZE < h.stored_size)
+			break;
+		if (h.type != MLI_TYPE_END)
+			return 1;
+		at += MLI_FRAME_HEADER_SIZE + h.stored_size;
+	}
 	return poll(&p, 1, 0) != 0;
 }

@@ -226,9 +226,12 @@ passes_on_while_producer_waits() {
 }
 
 @test "a filter passes on what it has done while its producer is slow to send more" {
-	local img aug
+	local enc img aug
+	enc=$(frame_offset "$F/enc.mli" 2)
 	img=$(frame_offset "$F/img.mli" 2)
 	aug=$(frame_offset "$F/aug.mli" 2)
+	passes_on_while_producer_waits "$F/enc.mli" "$enc" "$img" mli-decode -s 64 -j 2
+	passes_on_while_producer_waits "$F/enc.mli" "$enc" "$img" mli-decode -s 64 -j 1
 	passes_on_while_producer_waits "$F/img.mli" "$img" "$img" mli-cat
 	passes_on_while_producer_waits "$F/img.mli" "$img" 10 mli-cat --list
 	passes_on_while_producer_waits "$F/img.mli" "$img" 6000 mli-augment --train --size 32
