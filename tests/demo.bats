@@ -86,9 +86,10 @@ readme_commands() {
 	fashion=/usr/share/datasets/fashion-mnist
 	cd "$BATS_TEST_TMPDIR"
 	mkdir www
-	run -0 "$MLI_BUILDDIR/tests/mkmosaic" files "$fashion/t10k-images-idx3-ubyte.gz" \
+	run -0 --separate-stderr "$MLI_BUILDDIR/tests/mkmosaic" files "$fashion/t10k-images-idx3-ubyte.gz" \
 		"$fashion/t10k-labels-idx1-ubyte.gz" 3 2 www "file://$PWD/www"
 	[ "${#lines[@]}" = 3 ]
+	[ "$stderr" = "mkmosaic: 3 files in www, 0.0 MiB" ]
 	# Each line: the URL, the garments (0-9) and then their parents (10-12).
 	[[ "${lines[0]}" =~ ^file://$PWD/www/000000\.png(	[0-9]:1)+(	1[0-2]:1)+$ ]]
 	printf '%s\n' "${lines[@]}" > list.txt

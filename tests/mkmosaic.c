@@ -23,7 +23,8 @@
  *     56x56), and on stdout their list in the original release's format,
  *     one line "URL/NNNNNN.png<TAB>class:1<TAB>..." per file, classes in
  *     increasing order (the garments present, then their parents). File
- *     i depends only on SEED and i.
+ *     i depends only on SEED and i. Progress on stderr when it is a
+ *     terminal; a line at the end says how many files were written.
  *   mkmosaic dictionary
  *     writes the 13 classes as a dictionary in the format of the
  *     release's dictionary_and_semantic_hierarchy.txt: a header line,
@@ -235,9 +236,12 @@ static int files(int argc, char **argv)
 	uint64_t seed = strtoull(argv[5], NULL, 10);
 	const char *dir = argv[6], *url = argv[7];
 	uint8_t px[56 * 56]; /* [56, 56] gray */
+	struct mli_progress prog;
+	uint64_t bytes = 0;
 
 	if (n_img != n_lab || !n_img || count < 1)
 		die("bad data set or arguments");
+	mli_progress_init(&prog, stderr, "mkmosaic", "files", isatty(2), 0);
 	for (long i = 0; i < count; i++) {
 		struct mli_rng r;
 		int present[CLASSES] = { 0 };
@@ -260,6 +264,8 @@ static int files(int argc, char **argv)
 		if (!(f = fopen(path, "wb")) || fwrite(png, 1, len, f) != len || fclose(f) != 0)
 			die("cannot write a mosaic file");
 		free(png);
+		bytes += len;
+		mli_progress_update(&prog, (uint64_t)i + 1, bytes, 0);
 		printf("%s/%06ld.png", url, i);
 		for (int c = 0; c < CLASSES; c++)
 			if (present[c])
@@ -268,6 +274,8 @@ static int files(int argc, char **argv)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die("cannot write the list");
+	mli_progress_end(&prog);
+	fprintf(stderr, "mkmosaic: %ld files in %s, %.1f MiB\n", count, dir, (double)bytes / 1048576.0);
 	free(img);
 	free(lab);
 	return 0;
