@@ -20,24 +20,12 @@ setup_file() {
 	# nginx on loopback serves the sample photographs under /slow/ at
 	# 100 KB/s a request (the first 100 KB at once), so that a transfer
 	# lasts from 0.7 to 2 seconds.
-	mkdir -p "$d/nginx"
-	NGINX_PORT=$(free_port)
-	sed -e "s|@PREFIX@|$d/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$IMAGES|g" \
-		-e "s|@RATE@|100k|g" "$MLI_SRCDIR/tests/nginx-fetch.conf" > "$d/nginx/nginx.conf"
-	nginx -p "$d/nginx" -e "$d/nginx/error.log" -c "$d/nginx/nginx.conf" \
-		-g 'daemon off; master_process off;' 3>&- &
-	echo $! > "$d/nginx.pid"
-	for _ in $(seq 100); do
-		curl -fso /dev/null "http://127.0.0.1:$NGINX_PORT/im_3.jpg" && break
-		sleep 0.1
-	done
-	export NGINX_PORT
-	curl -fso /dev/null "http://127.0.0.1:$NGINX_PORT/im_3.jpg"
+	nginx_start "$d/nginx" 100k
 }
 
 teardown_file() {
-	local d=$BATS_FILE_TMPDIR
-	[ -f "$d/nginx.pid" ] && kill "$(cat "$d/nginx.pid")" 2>/dev/null || true
+	load helper
+	nginx_stop "$BATS_FILE_TMPDIR/nginx"
 }
 
 setup() {

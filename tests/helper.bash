@@ -28,6 +28,32 @@ free_port() {
 		echo $((20000 + RANDOM % 20000))
 }
 
+# Starts nginx in directory $1 (its configuration, logs and pid file
+# nginx.pid), serving the sample photographs on a free loopback port, and
+# under /slow/ at $2 (such as 100k) a second a request; exports NGINX_PORT
+# once it answers. nginx_stop DIR ends it (in teardown_file).
+nginx_start() {
+	local dir=$1 rate=$2
+	mkdir -p "$dir"
+	NGINX_PORT=$(free_port)
+	sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$IMAGES|g" \
+		-e "s|@RATE@|$rate|g" "$MLI_SRCDIR/tests/nginx-fetch.conf" > "$dir/nginx.conf"
+	nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+		-g 'daemon off; master_process off;' 3>&- &
+	echo $! > "$dir/nginx.pid"
+	export NGINX_PORT
+	for _ in $(seq 100); do
+		curl -fso /dev/null "http://127.0.0.1:$NGINX_PORT/im_3.jpg" && return 0
+		sleep 0.1
+	done
+	echo "nginx did not answer on 127.0.0.1:$NGINX_PORT" >&2
+	return 1
+}
+
+nginx_stop() {
+	[ -f "$1/nginx.pid" ] && kill "$(cat "$1/nginx.pid")" 2>/dev/null || true
+}
+
 # Prints the examples of a man page as a script of tab-separated lines:
 # "cmd<TAB>COMMAND" for each "$ COMMAND" line of the EXAMPLES section's
 # literal displays, and "out<TAB>LINE" for each line of expected output

@@ -16,18 +16,7 @@ setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	cd "$d"
 	# nginx on loopback, for mli-fetch with many transfers.
-	mkdir -p nginx
-	NGINX_PORT=$(free_port)
-	sed -e "s|@PREFIX@|$d/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$IMAGES|g" \
-		-e "s|@RATE@|100k|g" "$MLI_SRCDIR/tests/nginx-fetch.conf" > nginx/nginx.conf
-	nginx -p "$d/nginx" -e "$d/nginx/error.log" -c "$d/nginx/nginx.conf" \
-		-g 'daemon off; master_process off;' 3>&- &
-	echo $! > nginx.pid
-	for _ in $(seq 100); do
-		curl -fso /dev/null "http://127.0.0.1:$NGINX_PORT/im_3.jpg" && break
-		sleep 0.1
-	done
-	export NGINX_PORT
+	nginx_start "$d/nginx" 100k
 	head -4 "$DATA/train_im_list_tiny.txt" | awk -F'\t' -v OFS='\t' '{ $1 = "im_" NR - 1 ".jpg"; print }' > list4.txt
 	mli-fetch -q -r "$IMAGES" list4.txt > enc.mli
 	mli-fetch -q -r "$IMAGES" <(head -1 list4.txt) > im0.mli
@@ -41,8 +30,8 @@ setup_file() {
 }
 
 teardown_file() {
-	local d=$BATS_FILE_TMPDIR
-	[ -f "$d/nginx.pid" ] && kill "$(cat "$d/nginx.pid")" 2>/dev/null || true
+	load helper
+	nginx_stop "$BATS_FILE_TMPDIR/nginx"
 }
 
 setup() {

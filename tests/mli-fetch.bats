@@ -9,32 +9,25 @@ setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	# nginx, serving the sample images as they are and, under /slow/,
 	# at 100 KB/s a request (after a first second's worth at once).
-	mkdir -p "$d/nginx"
-	NGINX_PORT=$(free_port)
-	sed -e "s|@PREFIX@|$d/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$IMAGES|g" \
-		-e "s|@RATE@|100k|g" "$MLI_SRCDIR/tests/nginx-fetch.conf" > "$d/nginx/nginx.conf"
-	nginx -p "$d/nginx" -e "$d/nginx/error.log" -c "$d/nginx/nginx.conf" \
-		-g 'daemon off; master_process off;' 3>&- &
-	echo $! > "$d/nginx.pid"
+	nginx_start "$d/nginx" 100k
 	# The misbehaving server prints its port once it listens.
 	mkdir -p "$d/state"
 	"$MLI_BUILDDIR/tests/http-misbehave" "$IMAGES/im_3.jpg" "$d/state" > "$d/bad.port" 3>&- &
 	echo $! > "$d/bad.pid"
 	for _ in $(seq 100); do
-		[ -s "$d/bad.port" ] && curl -fso /dev/null "http://127.0.0.1:$NGINX_PORT/im_3.jpg" && break
+		[ -s "$d/bad.port" ] && break
 		sleep 0.1
 	done
 	BAD_PORT=$(cat "$d/bad.port")
-	export NGINX_PORT BAD_PORT
+	export BAD_PORT
 	[ -n "$BAD_PORT" ]
-	curl -fso /dev/null "http://127.0.0.1:$NGINX_PORT/im_3.jpg"
 }
 
 teardown_file() {
 	local d=$BATS_FILE_TMPDIR
-	for p in nginx bad; do
-		[ -f "$d/$p.pid" ] && kill "$(cat "$d/$p.pid")" 2>/dev/null || true
-	done
+	load helper
+	nginx_stop "$d/nginx"
+	[ -f "$d/bad.pid" ] && kill "$(cat "$d/bad.pid")" 2>/dev/null || true
 }
 
 setup() {

@@ -12,24 +12,14 @@ setup_file() {
 	sshd_start "$d/sshd"
 	# nginx serves the sample photographs, and under /slow/ at 500 KB/s a
 	# request, so that a download of im_0.jpg (1.9 MB) lasts 4 seconds.
-	mkdir -p "$d/nginx"
-	NGINX_PORT=$(free_port)
-	sed -e "s|@PREFIX@|$d/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$IMAGES|g" \
-		-e "s|@RATE@|500k|g" "$MLI_SRCDIR/tests/nginx-fetch.conf" >"$d/nginx/nginx.conf"
-	nginx -p "$d/nginx" -e "$d/nginx/error.log" -c "$d/nginx/nginx.conf" \
-		-g 'daemon off; master_process off;' 3>&- &
-	echo $! >"$d/nginx.pid"
-	for _ in $(seq 100); do
-		curl -fso /dev/null "http://127.0.0.1:$NGINX_PORT/im_3.jpg" && break
-		sleep 0.1
-	done
-	export NGINX_PORT
+	nginx_start "$d/nginx" 500k
 }
 
 teardown_file() {
 	source "$BATS_TEST_DIRNAME/sshd-lib.sh"
 	sshd_stop "$BATS_FILE_TMPDIR/sshd"
-	[ -f "$BATS_FILE_TMPDIR/nginx.pid" ] && kill "$(cat "$BATS_FILE_TMPDIR/nginx.pid")" 2>/dev/null || true
+	load helper
+	nginx_stop "$BATS_FILE_TMPDIR/nginx"
 }
 
 setup() {
