@@ -263,6 +263,11 @@ static void make_net(struct eval *e, const struct mli_tensor *in)
 		fprintf(stderr, "%s: %s: %s\n", prog, o->checkpoint, whybuf);
 		exit(PROGRAM_EXIT_FAILURE);
 	}
+	/* The file (weights and the momentum buffers) is no longer needed:
+	 * gone before the first forward pass touches the activations, it
+	 * does not add to the peak memory. */
+	mli_ckpt_free(e->ckpt);
+	e->ckpt = NULL;
 	e->classes = cfg.classes;
 	threads = (int)o->threads;
 	if (threads < 0 && (threads = mli_pool_threads_from_env()) < 0)

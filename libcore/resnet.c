@@ -62,7 +62,8 @@ struct mli_resnet_impl {
 	 * activations, batch norm applied in place; act the batch-norm +
 	 * ReLU of the block input. */
 	float *io[2], *y[2];
-	float *arena;               /* every array above */
+	float *arena;               /* every array above, 64-byte aligned */
+	void *arena_raw;            /* what calloc gave for it */
 	struct mli_buffer ws;       /* convolution work space */
 	struct mli_buffer bn_ws;    /* batch-norm work space */
 	size_t cap_params;
@@ -379,10 +380,14 @@ int mli_resnet_create(struct mli_resnet **out, const struct mli_resnet_config *c
 	}
 	size_t (*carve_fn)(struct mli_resnet *, float *) =
 		cfg->inference_only ? carve_inference : carve;
+	/* calloc, not posix_memalign and memset: for an arena this size the
+	 * pages come zeroed from the kernel and stay out of the resident set
+	 * until a pass writes them (mli-eval frees the checkpoint file it
+	 * loaded from before that). */
 	size_t act = carve_fn(net, NULL);
-	if (posix_memalign((void **)&net->impl->arena, 64, act * sizeof(float)))
+	if (!(net->impl->arena_raw = calloc(act + 16, sizeof(float))))
 		goto fail;
-	memset(net->impl->arena, 0, act * sizeof(float));
+	net->impl->arena = (float *)(((uintptr_t)net->impl->arena_raw + 63) & ~(uintptr_t)63);
 	carve_fn(net, net->impl->arena);
 	net->act_bytes = act * sizeof(float);
 	*out = net;
@@ -398,7 +403,7 @@ void mli_resnet_free(struct mli_resnet *net)
 		return;
 	if (net->impl) {
 		free(net->impl->blocks);
-		free(net->impl->arena);
+		free(net->impl->arena_raw);
 		mli_buffer_free(&net->impl->ws);
 		mli_buffer_free(&net->impl->bn_ws);
 		free(net->impl);
