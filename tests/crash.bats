@@ -12,8 +12,6 @@
 # loads, a temporary file never replaces a good checkpoint, and --resume
 # ends where an uninterrupted run ends, tensor for tensor.
 
-FASHION=/usr/share/datasets/fashion-mnist
-
 setup_file() {
 	load helper
 	local d=$BATS_FILE_TMPDIR
@@ -83,13 +81,17 @@ assert_whole_frames_then_cut() {
 	# The uninterrupted run, from the fast location.
 	sed 's,/slow/,/,' list.txt | mli-fetch -q -j 9 > whole.mli
 	[ "$(mli-cat --count whole.mli)" -eq 9 ]
-	# Kill when the output holds about 1, 3 and 6 images (they are
-	# written as they complete, the others still arriving), resuming each
-	# time from what the previous run left.
-	for bytes in 250000 800000 1500000; do
-		mli-fetch -q -j 3 --resume out.mli list.txt 2> err.txt 3>&- &
+	# Three runs, each killed once it has written one more image (150 KB
+	# more: every image is larger; they are written as they complete, the
+	# others still arriving), each resuming from what the last one left.
+	# The thresholds are relative: a run that began past a fixed one would
+	# be killed before fetching anything. Two transfers at a time leave
+	# at least three images to the last run.
+	for round in 1 2 3; do
+		start=$(stat -c %s out.mli 2>/dev/null || echo 0)
+		mli-fetch -q -j 2 --resume out.mli list.txt 2> err.txt 3>&- &
 		pid=$!
-		wait_for_size out.mli "$bytes"
+		wait_for_size out.mli $((start + 150000))
 		kill9 $pid
 		[ ! -s err.txt ]
 		# Only whole frames and at most a cut at the end; the records

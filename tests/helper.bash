@@ -13,11 +13,21 @@ bats_require_minimum_version 1.5.0
 PATH="$MLI_BUILDDIR/filters:$PATH"
 DATA=$MLI_DATA
 IMAGES=$DATA/images
+# Debian's dataset-fashion-mnist: real images for the training tests.
+FASHION=/usr/share/datasets/fashion-mnist
 
 # Fails the test unless the sample data is there: the tests need it.
 require_data() {
 	[ -f "$DATA/train_urls_tiny.txt" ] || {
 		echo "sample data missing: $DATA" >&2
+		return 1
+	}
+}
+
+# Fails the test unless Debian's dataset-fashion-mnist is installed.
+require_fashion() {
+	[ -f "$FASHION/t10k-images-idx3-ubyte.gz" ] || {
+		echo "dataset-fashion-mnist missing: $FASHION" >&2
 		return 1
 	}
 }

@@ -8,8 +8,6 @@
 # run is under timeout(1)) and never leave a corrupt output: what was
 # written verifies, or reads as truncated, or is not there at all.
 
-FASHION=/usr/share/datasets/fashion-mnist
-
 setup_file() {
 	load helper
 	require_data

@@ -3,14 +3,9 @@
 # Fashion-MNIST garments, multi-label), checkpoints, exact resume after
 # an interruption, and the failures a user must be told about.
 
-FASHION=/usr/share/datasets/fashion-mnist
-
 setup() {
 	load helper
-	[ -f "$FASHION/t10k-images-idx3-ubyte.gz" ] || {
-		echo "dataset-fashion-mnist missing: $FASHION" >&2
-		return 1
-	}
+	require_fashion
 	cd "$BATS_TEST_TMPDIR"
 	PATH="$MLI_BUILDDIR/tests:$PATH"
 	TRAIN_SET="$FASHION/train-images-idx3-ubyte.gz $FASHION/train-labels-idx1-ubyte.gz"

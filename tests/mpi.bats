@@ -6,14 +6,9 @@
 # pipelines/mpi-train; the shortest stream ends the job for every rank;
 # a killed rank ends the job within seconds; a run resumes exactly.
 
-FASHION=/usr/share/datasets/fashion-mnist
-
 setup() {
 	load helper
-	[ -f "$FASHION/t10k-images-idx3-ubyte.gz" ] || {
-		echo "dataset-fashion-mnist missing: $FASHION" >&2
-		return 1
-	}
+	require_fashion
 	command -v mpirun >/dev/null || {
 		echo "mpirun missing (Debian: openmpi-bin)" >&2
 		return 1
