@@ -9,10 +9,7 @@ DEMO_ARGS="-s 200 -n 2000 -m 300"
 setup() {
 	load helper
 	require_data
-	[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || {
-		echo "dataset-fashion-mnist missing" >&2
-		return 1
-	}
+	require_fashion
 }
 
 # The commands of the README's first literal block, one a line.
@@ -83,11 +80,10 @@ readme_commands() {
 }
 
 @test "mkmosaic files writes PNGs that an independent decoder and mli-decode read alike, and lists them with their labels" {
-	fashion=/usr/share/datasets/fashion-mnist
 	cd "$BATS_TEST_TMPDIR"
 	mkdir www
-	run -0 --separate-stderr "$MLI_BUILDDIR/tests/mkmosaic" files "$fashion/t10k-images-idx3-ubyte.gz" \
-		"$fashion/t10k-labels-idx1-ubyte.gz" 3 2 www "file://$PWD/www"
+	run -0 --separate-stderr "$MLI_BUILDDIR/tests/mkmosaic" files "$FASHION/t10k-images-idx3-ubyte.gz" \
+		"$FASHION/t10k-labels-idx1-ubyte.gz" 3 2 www "file://$PWD/www"
 	[ "${#lines[@]}" = 3 ]
 	[ "$stderr" = "mkmosaic: 3 files in www, 0.0 MiB" ]
 	# Each line: the URL, the garments (0-9) and then their parents (10-12).
