@@ -445,6 +445,13 @@ static void run_piece(struct eval *e, const struct mli_tensor *in, const struct 
 	if ((rc = mli_resnet_forward(e->net, e->pool, n, 0)) < 0)
 		fail("forward", rc);
 	const float *z = e->net->logits;
+	for (size_t i = 0; i < n * c; i++)
+		if (!isfinite(z[i])) {
+			fprintf(stderr, "%s: stdin: offset %" PRIu64 ": the network's outputs are "
+				"not finite (NaN or infinite): the checkpoint's weights have "
+				"diverged\n", prog, offset);
+			exit(PROGRAM_EXIT_FAILURE);
+		}
 	switch (o->mode) {
 	case MODE_METRICS:
 		memcpy(e->target, (const float *)tg->data + first * c, n * c * sizeof(float));

@@ -7,13 +7,22 @@
 #include "error.h"
 #include "metrics.h"
 
-/* Highest score first; the order within equal scores does not matter
- * because equal scores are taken as one group. */
+/* Whether two scores are one group: equal, or both NaN (a NaN equals
+ * nothing, and a tie loop on == would never move past it). */
+static int same_score(float x, float y)
+{
+	return x == y || (isnan(x) && isnan(y));
+}
+
+/* Highest score first, NaN last (a consistent order for qsort); the order
+ * within equal scores does not matter because they are one group. */
 static int item_cmp(const void *a, const void *b)
 {
 	float x = ((const struct mli_ap_item *)a)->score;
 	float y = ((const struct mli_ap_item *)b)->score;
 
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
 	return (x < y) - (x > y);
 }
 
@@ -32,7 +41,7 @@ double mli_average_precision(struct mli_ap_item *items, size_t n, size_t *positi
 	for (i = 0; i < n; i = j) {
 		size_t group_pos = 0;
 
-		for (j = i; j < n && items[j].score == items[i].score; j++)
+		for (j = i; j < n && same_score(items[j].score, items[i].score); j++)
 			group_pos += items[j].positive != 0;
 		pos_seen += group_pos;
 		sum += (double)group_pos * (double)pos_seen / (double)j;

@@ -49,7 +49,7 @@ struct mli_ap_item {
 
 /* The non-interpolated AP of n items (ignored pairs left out by the
  * caller), as defined above. Sorts items in place (by score, highest
- * first). Returns the AP, or NaN when no item is positive; *positives
+ * first; NaN scores rank below every other, as one group). Returns the AP, or NaN when no item is positive; *positives
  * (if not NULL) gets the count of positive items. */
 double mli_average_precision(struct mli_ap_item *items, size_t n, size_t *positives);
 

@@ -3,14 +3,9 @@
 # by mli-train on real images (Fashion-MNIST mosaics and garments, the
 # release's sample JPEGs), checked against independent computations.
 
-FASHION=/usr/share/datasets/fashion-mnist
-
 setup() {
 	load helper
-	[ -f "$FASHION/t10k-images-idx3-ubyte.gz" ] || {
-		echo "dataset-fashion-mnist missing: $FASHION" >&2
-		return 1
-	}
+	require_fashion
 	cd "$BATS_TEST_TMPDIR"
 	PATH="$MLI_BUILDDIR/tests:$PATH"
 	TRAIN_SET="$FASHION/train-images-idx3-ubyte.gz $FASHION/train-labels-idx1-ubyte.gz"
@@ -205,6 +200,21 @@ $I/im_2.jpg	-" ]
 	# A checkpoint for other images.
 	run -1 --separate-stderr mli-eval -c ckpt/latest.safetensors --predict 1 < nolabels.mli
 	[[ "$stderr" == "mli-eval: ckpt/latest.safetensors: "* ]]
+}
+
+@test "a diverged checkpoint (NaN weights) is an error, not a hang or a NaN mAP" {
+	trained
+	# The classifier's bias set to NaN, in place.
+	python3 - ckpt/latest.safetensors <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+o = json.loads(b[8:8 + n])["logits/dense/bias"]["data_offsets"]
+b[8 + n + o[0]:8 + n + o[1]] = struct.pack("<f", float("nan")) * ((o[1] - o[0]) // 4)
+open("nan.safetensors", "wb").write(b)
+PY
+	run -1 --separate-stderr timeout 60 mli-eval -c nan.safetensors < mosaics.mli
+	[[ "$stderr" == "mli-eval: stdin: offset 0: the network's outputs are not finite (NaN or infinite): the checkpoint's weights have diverged" ]]
 }
 
 @test "the examples of the man page run" {

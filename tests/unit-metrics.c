@@ -66,6 +66,17 @@ static void ap_all_tied_is_prevalence(struct tap *tap)
 	ASSERT_NEAR(ap_of(s, p, 5), 0.4);
 }
 
+/* NaN scores rank last as one group (a NaN used to stop the tie loop
+ * from moving): 2, 1, then {NaN, NaN, NaN}:
+ * (1/1 + 3/5 * 2) / 3: three positives, two of them scored NaN. */
+static void ap_puts_nan_scores_last(struct tap *tap)
+{
+	float s[] = { NAN, 2, NAN, 1, NAN };
+	int8_t p[] = { 1, 1, 1, 0, 0 };
+
+	ASSERT_NEAR(ap_of(s, p, 5), (1.0 + 3.0 / 5 * 2) / 3);
+}
+
 /* Logits 30, 20, 18 all have a float32 sigmoid of exactly 1; ranked by
  * logit they stay apart: (1 + 2/3) / 2. */
 static void ap_ranks_large_logits_apart(struct tap *tap)
@@ -320,6 +331,7 @@ int main(void)
 	RUN(ap_with_ties_is_order_free);
 	RUN(ap_all_tied_is_prevalence);
 	RUN(ap_ranks_large_logits_apart);
+	RUN(ap_puts_nan_scores_last);
 	RUN(ap_without_positives_is_nan);
 	RUN(top_k_breaks_ties_by_index);
 	RUN(accumulator_on_hand_case);
