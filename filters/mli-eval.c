@@ -294,8 +294,8 @@ static void make_net(struct eval *e, const struct mli_tensor *in)
 	if (o->mode == MODE_FEATURES || o->mode == MODE_NPY)
 		if ((rc = mli_featavg_init(&e->avg, e->net->features)) < 0)
 			fail("features", rc);
-	if (o->mode == MODE_NPY && mli_npy_create(&e->npy, o->npy, e->net->features) < 0)
-		fail(o->npy, MLI_ESYS);
+	if (o->mode == MODE_NPY && (rc = mli_npy_create(&e->npy, o->npy, e->net->features)) < 0)
+		fail(o->npy, rc);
 }
 
 /* Points e->keys at the n keys of a batch: its KEYS field, or
@@ -374,8 +374,10 @@ static void emit_features(struct eval *e)
 	int rc;
 
 	if (o->mode == MODE_NPY) {
-		if (mli_npy_write(&e->npy, e->avg.out) < 0)
+		if (mli_npy_write(&e->npy, e->avg.out) < 0) {
+			mli_npy_discard(&e->npy);
 			fail(o->npy, MLI_ESYS);
+		}
 		if (printf("%s\n", e->avg.out_key) < 0)
 			program_output_failed(prog, MLI_ESYS);
 		return;
@@ -696,8 +698,15 @@ int main(int argc, char **argv)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			/* What is done goes out: feature records without an end
+			 * frame (so that a reader sees the truncation), prediction
+			 * lines; a .npy is not made from a truncated stream. */
 			mli_progress_end(&progress);
 			fprintf(stderr, "%s: stdin: %s\n", prog, mli_reader_message(r));
+			if (e.w)
+				mli_writer_flush(e.w);
+			mli_npy_discard(&e.npy);
+			fflush(stdout);
 			return PROGRAM_EXIT_FAILURE;
 		}
 		tally.in++;
@@ -729,6 +738,8 @@ int main(int argc, char **argv)
 		fail(o.npy, MLI_ESYS);
 	if (e.w && (rc = mli_writer_finish(e.w)) < 0)
 		program_output_failed(prog, rc);
+	/* The summary only after every output is out. */
+	program_close_stdout(prog);
 	if (o.progress_mode != MLI_PROGRESS_OFF) {
 		fprintf(stderr, "%s: %" PRIu64 " images in %" PRIu64 " batches", prog, e.images,
 			e.batches);
@@ -738,7 +749,6 @@ int main(int argc, char **argv)
 		fputc('\n', stderr);
 		mli_tally_print(&tally, stderr, prog, mli_now() - t0);
 	}
-	program_close_stdout(prog);
 	mli_writer_free(e.w);
 	mli_reader_free(r);
 	mli_metrics_free(e.metrics);

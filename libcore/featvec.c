@@ -1,8 +1,12 @@
 /* featvec.c: ten-crop averaging of feature rows and .npy output. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "featvec.h"
@@ -113,19 +117,42 @@ static int npy_header(struct mli_npy *n)
 	return 0;
 }
 
+/* Frees n's names; errno is kept for the caller's message. */
+static void npy_forget(struct mli_npy *n)
+{
+	int e = errno;
+
+	free(n->path);
+	free(n->tmp);
+	n->path = n->tmp = NULL;
+	errno = e;
+}
+
 int mli_npy_create(struct mli_npy *n, const char *path, size_t dim)
 {
+	memset(n, 0, sizeof *n);
 	n->dim = dim;
-	n->rows = 0;
-	n->f = fopen(path, "wb");
-	if (!n->f)
-		return MLI_ESYS;
-	if (npy_header(n) < 0) {
-		int e = errno;
-
-		fclose(n->f);
-		n->f = NULL;
-		errno = e;
+	n->path = strdup(path);
+	if (!n->path || asprintf(&n->tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+		n->tmp = NULL;
+		npy_forget(n);
+		return MLI_ENOMEM;
+	}
+	char *dir = strdup(path);
+	if (!dir) {
+		npy_forget(n);
+		return MLI_ENOMEM;
+	}
+	int fd = open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	free(dir);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		fd = open(n->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		n->named = fd >= 0;
+	}
+	if (fd >= 0 && !(n->f = fdopen(fd, "wb")))
+		close(fd);
+	if (!n->f || npy_header(n) < 0) {
+		mli_npy_discard(n);
 		return MLI_ESYS;
 	}
 	return 0;
@@ -142,10 +169,41 @@ int mli_npy_write(struct mli_npy *n, const float *row)
 
 int mli_npy_close(struct mli_npy *n)
 {
-	int rc = npy_header(n);
-
-	if (fclose(n->f) != 0 && rc == 0)
-		rc = MLI_ESYS;
+	if (npy_header(n) < 0 || fflush(n->f) != 0 || fsync(fileno(n->f)) < 0) {
+		mli_npy_discard(n);
+		return MLI_ESYS;
+	}
+	if (!n->named) {
+		/* The file gets its temporary name here, then path by rename,
+		 * which replaces an older file of that name at once. */
+		char self[64];
+		snprintf(self, sizeof self, "/proc/self/fd/%d", fileno(n->f));
+		if (linkat(AT_FDCWD, self, AT_FDCWD, n->tmp, AT_SYMLINK_FOLLOW) < 0) {
+			mli_npy_discard(n);
+			return MLI_ESYS;
+		}
+		n->named = 1;
+	}
+	FILE *f = n->f;
 	n->f = NULL;
-	return rc;
+	if (fclose(f) != 0 || rename(n->tmp, n->path) < 0) {
+		mli_npy_discard(n);
+		return MLI_ESYS;
+	}
+	npy_forget(n);
+	return 0;
+}
+
+void mli_npy_discard(struct mli_npy *n)
+{
+	int e = errno;
+
+	if (n->f)
+		fclose(n->f);
+	n->f = NULL;
+	if (n->named)
+		unlink(n->tmp);
+	n->named = 0;
+	npy_forget(n);
+	errno = e;
 }

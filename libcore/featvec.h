@@ -42,20 +42,33 @@ int mli_featavg_add(struct mli_featavg *a, const char *key, size_t key_len, int 
 int mli_featavg_flush(struct mli_featavg *a);
 
 /* .npy (NumPy format 1.0) of float32 rows: a 128-byte header written
- * first with a row count patched when the file is closed. */
+ * first with a row count patched when the file is closed. The rows go to
+ * a file without a name in path's directory (O_TMPFILE), which is given
+ * path only once whole: a full disk, a failure or a killed run never
+ * leaves a cut .npy, and leaves no temporary file either. Where the file
+ * system cannot do that, a temporary name (path.tmp.PID) stands in, and
+ * a killed run can leave it behind. */
 struct mli_npy {
 	FILE *f;
 	size_t dim;
 	uint64_t rows;
+	char *path, *tmp;  /* tmp: the file's temporary name */
+	int named;         /* the file is at tmp (else it has no name) */
 };
 
-/* Creates path. Returns 0 or MLI_ESYS (errno set). */
+/* Starts path. Returns 0, MLI_ENOMEM or MLI_ESYS (errno set). */
 int mli_npy_create(struct mli_npy *n, const char *path, size_t dim);
 
 /* Appends one row of dim floats. Returns 0 or MLI_ESYS. */
 int mli_npy_write(struct mli_npy *n, const float *row);
 
-/* Writes the final header and closes the file. Returns 0 or MLI_ESYS. */
+/* Writes the final header, syncs and closes the file and gives it its
+ * name. Returns 0, or MLI_ESYS (errno set) after removing the temporary
+ * file. */
 int mli_npy_close(struct mli_npy *n);
+
+/* Removes the unfinished file (on a failure elsewhere). n may be one that
+ * was never created or already closed. */
+void mli_npy_discard(struct mli_npy *n);
 
 #endif

@@ -187,8 +187,17 @@ full_disk() {
 	assert_not_corrupt "$FULL/import.mli"
 	rm -f "$FULL"/*.mli
 	limited "exec mli-eval -q -c '$F/ckpt/latest.safetensors' --features < '$F/mosaics.mli' > '$FULL/features.mli'"
-	[ "$status" -eq 1 ] && [[ "$stderr" == *"mli-eval: stdout: No space left on device"* ]] || { echo "$stderr"; false; }
+	assert_one_line_failure mli-eval "stdout: No space left on device"
 	assert_not_corrupt "$FULL/features.mli"
+	rm -f "$FULL"/*.mli
+	# Without -q: the closing summary is not printed before the failure.
+	limited "exec mli-eval -c '$F/ckpt/latest.safetensors' --predict 13 < '$F/mosaics.mli' > '$FULL/p.tsv'"
+	assert_one_line_failure mli-eval "stdout: No space left on device"
+	rm -f "$FULL/p.tsv"
+	# A .npy that does not fit is not left behind cut, nor its temporary.
+	limited "exec mli-eval -q -c '$F/ckpt/latest.safetensors' --features-npy '$FULL/f.npy' < '$F/mosaics.mli' > /dev/null"
+	assert_one_line_failure mli-eval "$FULL/f.npy: No space left on device"
+	[ "$(ls -A "$FULL")" = filler ]
 }
 
 @test "mli-fetch --resume on a full disk stops with a message, and completes once there is room" {

@@ -202,6 +202,26 @@ $I/im_2.jpg	-" ]
 	[[ "$stderr" == "mli-eval: ckpt/latest.safetensors: "* ]]
 }
 
+@test "a truncated stream: the features of its whole batches go out, marked truncated; no .npy" {
+	trained
+	mli-eval -q -c ckpt/latest.safetensors --features < mosaics.mli > whole.mli
+	# The stream cut inside its second batch.
+	second=$(mli-cat --json mosaics.mli | sed -n '2s/^{"offset":\([0-9]*\),.*/\1/p')
+	head -c $((second + 100)) mosaics.mli > cut.mli
+	status=0
+	mli-eval -q -c ckpt/latest.safetensors --features < cut.mli > part.mli 2> err.txt || status=$?
+	[ "$status" -eq 1 ]
+	[[ "$(cat err.txt)" == "mli-eval: stdin: offset $second: "* ]]
+	run -1 --separate-stderr mli-cat --verify part.mli
+	[[ "$stderr" == *"stream ends without an end frame"* ]]
+	# The first batch's vectors, as in the whole run, but its last image's:
+	# more views of it could have followed in the lost batch.
+	[ "$(mli-cat --list part.mli 2>/dev/null | wc -l)" -eq 31 ]
+	diff <(mli-cat --list part.mli 2>/dev/null) <(mli-cat --list whole.mli | head -31)
+	run -1 mli-eval -q -c ckpt/latest.safetensors --features-npy f.npy < cut.mli
+	[ ! -e f.npy ] && [ -z "$(ls f.npy.* 2>/dev/null)" ]
+}
+
 @test "a diverged checkpoint (NaN weights) is an error, not a hang or a NaN mAP" {
 	trained
 	# The classifier's bias set to NaN, in place.
