@@ -14,6 +14,7 @@
 #include "conv.h"
 #include "error.h"
 #include "kernels.h"
+#include "tables.h"
 #include "tap.h"
 #include "threadpool.h"
 
@@ -261,36 +262,14 @@ static void test_conv_is_bit_identical_across_thread_counts(struct tap *tap)
 	check_thread_counts(tap, 3, 20, 48, 3, 40, 1);
 }
 
-/* The tests that take mli_kernels_select() run once for every optimised
- * table this build and CPU can run (MLI_KERNELS set to each in turn;
- * the reference alone when there is none), or once for the table
- * MLI_KERNELS names when the caller set it. */
-static const char *const optimised[] = { "avx512", "avx2", "ref" };
-
-static int use_table(size_t i, const char *fixed)
-{
-	static int ran;
-
-	if (fixed)
-		return i == 0;
-	if (strcmp(optimised[i], "ref") == 0 && ran)
-		return 0;
-	setenv("MLI_KERNELS", optimised[i], 1);
-	if (!mli_kernels_select())
-		return 0;
-	printf("# table %s\n", optimised[i]);
-	ran = 1;
-	return 1;
-}
-
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
-	const char *fixed = getenv("MLI_KERNELS");
+	struct tables tb = TABLES_INIT;
 
 	RUN(test_conv_shape_init_is_the_original_padding);
-	for (size_t i = 0; i < sizeof optimised / sizeof optimised[0]; i++)
-		if (use_table(i, fixed)) {
+	for (size_t i = 0; i < TABLES; i++)
+		if (tables_use(&tb, i)) {
 			RUN(test_conv_matches_reference_and_finite_differences);
 			RUN(test_conv_is_bit_identical_across_thread_counts);
 		}

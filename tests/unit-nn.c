@@ -11,6 +11,7 @@
 #include "error.h"
 #include "kernels.h"
 #include "nn.h"
+#include "tables.h"
 #include "tap.h"
 #include "threadpool.h"
 
@@ -445,35 +446,13 @@ static void test_row_kernels_match_the_reference_bit_for_bit(struct tap *tap)
 	}
 }
 
-/* The tests that take mli_kernels_select() run once for every optimised
- * table this build and CPU can run (MLI_KERNELS set to each in turn;
- * the reference alone when there is none), or once for the table
- * MLI_KERNELS names when the caller set it. */
-static const char *const optimised[] = { "avx512", "avx2", "ref" };
-
-static int use_table(size_t i, const char *fixed)
-{
-	static int ran;
-
-	if (fixed)
-		return i == 0;
-	if (strcmp(optimised[i], "ref") == 0 && ran)
-		return 0;
-	setenv("MLI_KERNELS", optimised[i], 1);
-	if (!mli_kernels_select())
-		return 0;
-	printf("# table %s\n", optimised[i]);
-	ran = 1;
-	return 1;
-}
-
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
-	const char *fixed = getenv("MLI_KERNELS");
+	struct tables tb = TABLES_INIT;
 
-	for (size_t i = 0; i < sizeof optimised / sizeof optimised[0]; i++)
-		if (use_table(i, fixed)) {
+	for (size_t i = 0; i < TABLES; i++)
+		if (tables_use(&tb, i)) {
 			RUN(test_row_kernels_match_the_reference_bit_for_bit);
 			RUN(test_batch_norm_forward_and_backward);
 			RUN(test_batch_norm_is_bit_identical_across_thread_counts);

@@ -12,6 +12,7 @@
 #include "kernels.h"
 #include "resnet.h"
 #include "random.h"
+#include "tables.h"
 #include "tap.h"
 
 #define mli_rng_init_seed(r, s) mli_rng_init((r), (s), NULL, 0, 0)
@@ -313,32 +314,10 @@ static void test_inference_only_network_matches_and_is_smaller(struct tap *tap)
 	mli_resnet_free(b);
 }
 
-/* The tests that take mli_kernels_select() run once for every optimised
- * table this build and CPU can run (MLI_KERNELS set to each in turn;
- * the reference alone when there is none), or once for the table
- * MLI_KERNELS names when the caller set it. */
-static const char *const optimised[] = { "avx512", "avx2", "ref" };
-
-static int use_table(size_t i, const char *fixed)
-{
-	static int ran;
-
-	if (fixed)
-		return i == 0;
-	if (strcmp(optimised[i], "ref") == 0 && ran)
-		return 0;
-	setenv("MLI_KERNELS", optimised[i], 1);
-	if (!mli_kernels_select())
-		return 0;
-	printf("# table %s\n", optimised[i]);
-	ran = 1;
-	return 1;
-}
-
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
-	const char *fixed = getenv("MLI_KERNELS");
+	struct tables tb = TABLES_INIT;
 
 	if (mli_pool_create(&pool1, 1) < 0)
 		return 1;
@@ -347,8 +326,8 @@ int main(void)
 	RUN(test_gradients_match_finite_differences);
 	RUN(test_names_and_shapes_follow_the_original);
 	RUN(test_initialisation_is_variance_scaling);
-	for (size_t i = 0; i < sizeof optimised / sizeof optimised[0]; i++)
-		if (use_table(i, fixed)) {
+	for (size_t i = 0; i < TABLES; i++)
+		if (tables_use(&tb, i)) {
 			RUN(test_bit_identical_across_thread_counts);
 			RUN(test_inference_only_network_matches_and_is_smaller);
 		}
