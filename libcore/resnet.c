@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "error.h"
 #include "nn.h"
 #include "resnet.h"
@@ -87,26 +88,14 @@ int mli_resnet_arch(const char *name, struct mli_resnet_config *cfg)
 			return 0;
 		}
 	/* A custom list: "B0,B1,..." with 1 to 4 counts of 1 to 99. */
-	int n = 0;
-	const char *p = name;
-	int blocks[4];
-	while (*p) {
-		if (n == 4 || *p < '1' || *p > '9')
-			return MLI_EINVAL;
-		long v = 0;
-		while (*p >= '0' && *p <= '9' && v < 100)
-			v = v * 10 + (*p++ - '0');
-		if (v < 1 || v > 99)
-			return MLI_EINVAL;
-		blocks[n++] = (int)v;
-		if (*p == ',' && p[1])
-			p++;
-		else if (*p)
-			return MLI_EINVAL;
-	}
-	if (n == 0)
+	long v[4];
+	size_t n;
+	int blocks[4] = { 0 };
+	if (mli_parse_long_list(name, 1, 99, 0, v, 4, &n) < 0)
 		return MLI_EINVAL;
-	cfg->stages = n;
+	for (size_t i = 0; i < n; i++)
+		blocks[i] = (int)v[i];
+	cfg->stages = (int)n;
 	memcpy(cfg->blocks, blocks, sizeof blocks);
 	return 0;
 }

@@ -266,6 +266,9 @@ static void test_architectures(struct tap *tap)
 	ASSERT_EQ(mli_resnet_arch("1,1,1,1,1", &c), MLI_EINVAL);
 	ASSERT_EQ(mli_resnet_arch("0,1", &c), MLI_EINVAL);
 	ASSERT_EQ(mli_resnet_arch("1,", &c), MLI_EINVAL);
+	ASSERT_EQ(mli_resnet_arch("1,,2", &c), MLI_EINVAL);
+	ASSERT_EQ(mli_resnet_arch("100", &c), MLI_EINVAL);
+	ASSERT_EQ(mli_resnet_arch(" 2", &c), MLI_EINVAL);
 	ASSERT_EQ(mli_resnet_arch("resnet18", &c), MLI_EINVAL);
 }
 
