@@ -224,8 +224,26 @@ static int layout(struct mli_resnet *net)
 	return 0;
 }
 
+/* The next array of an arena: base + *off, or NULL when only counting
+ * (base NULL); *off moves on by count floats, rounded up to 16 so that
+ * every array is 64-byte aligned. */
+static float *take(float *base, size_t *off, size_t count)
+{
+	float *p = base ? base + *off : NULL;
+	*off += (count + 15) & ~(size_t)15;
+	return p;
+}
+
+/* The saved statistics of a batch norm, from the arena as take(). */
+static void take_bn(struct bn *bn, float *base, size_t *off)
+{
+	bn->bmean = take(base, off, bn->c);
+	bn->inv_std = take(base, off, bn->c);
+}
+
 /* carve() for an inference-only network: each buffer as large as the
  * largest thing it holds. */
+
 static size_t carve_inference(struct mli_resnet *net, float *base)
 {
 	struct mli_resnet_impl *im = net->impl;
@@ -244,22 +262,14 @@ static size_t carve_inference(struct mli_resnet *net, float *base)
 		MAX(y1, ro * bl->mid);
 	}
 #undef MAX
-#define TAKE(ptr, count)                                                  \
-	do {                                                              \
-		size_t cnt_ = (count);                                    \
-		if (base)                                                 \
-			(ptr) = base + off;                               \
-		off += (cnt_ + 15) & ~(size_t)15;                         \
-	} while (0)
-	TAKE(net->input, n * net->cfg.in_h * net->cfg.in_w * net->cfg.in_c);
-	TAKE(im->io[0], io);
-	TAKE(im->io[1], io);
-	TAKE(im->act, act);
-	TAKE(im->y[0], y0);
-	TAKE(im->y[1], y1);
-	TAKE(im->feat, n * net->features);
-	TAKE(net->logits, n * net->cfg.classes);
-#undef TAKE
+	net->input = take(base, &off, n * net->cfg.in_h * net->cfg.in_w * net->cfg.in_c);
+	im->io[0] = take(base, &off, io);
+	im->io[1] = take(base, &off, io);
+	im->act = take(base, &off, act);
+	im->y[0] = take(base, &off, y0);
+	im->y[1] = take(base, &off, y1);
+	im->feat = take(base, &off, n * net->features);
+	net->logits = take(base, &off, n * net->cfg.classes);
 	return off;
 }
 
@@ -269,20 +279,8 @@ static size_t carve(struct mli_resnet *net, float *base)
 {
 	struct mli_resnet_impl *im = net->impl;
 	size_t n = net->cfg.batch, off = 0, maxact = 0;
-#define TAKE(ptr, count)                                                  \
-	do {                                                              \
-		size_t cnt_ = (count);                                    \
-		if (base)                                                 \
-			(ptr) = base + off;                               \
-		off += (cnt_ + 15) & ~(size_t)15;                         \
-	} while (0)
-#define BNSTATS(bn)                                                       \
-	do {                                                              \
-		TAKE((bn).bmean, (bn).c);                                 \
-		TAKE((bn).inv_std, (bn).c);                               \
-	} while (0)
-	TAKE(net->input, n * net->cfg.in_h * net->cfg.in_w * net->cfg.in_c);
-	TAKE(im->stem_out, n * im->sh * im->sw * net->cfg.width);
+	net->input = take(base, &off, n * net->cfg.in_h * net->cfg.in_w * net->cfg.in_c);
+	im->stem_out = take(base, &off, n * im->sh * im->sw * net->cfg.width);
 	maxact = n * im->sh * im->sw * net->cfg.width;
 	float *prev = im->stem_out;
 	for (size_t b = 0; b < im->n_blocks; b++) {
@@ -291,32 +289,30 @@ static size_t carve(struct mli_resnet *net, float *base)
 		if (base)
 			bl->x = prev;
 		if (bl->proj)
-			BNSTATS(bl->bn_s);
-		TAKE(bl->y1, ri * bl->mid);
-		TAKE(bl->y2, ro * bl->mid);
-		TAKE(bl->out, ro * bl->cout);
-		BNSTATS(bl->bn1);
-		BNSTATS(bl->bn2);
-		BNSTATS(bl->bn3);
+			take_bn(&bl->bn_s, base, &off);
+		bl->y1 = take(base, &off, ri * bl->mid);
+		bl->y2 = take(base, &off, ro * bl->mid);
+		bl->out = take(base, &off, ro * bl->cout);
+		take_bn(&bl->bn1, base, &off);
+		take_bn(&bl->bn2, base, &off);
+		take_bn(&bl->bn3, base, &off);
 		size_t sizes[4] = { ri * bl->cin, ri * bl->mid, ro * bl->mid, ro * bl->cout };
 		for (int i = 0; i < 4; i++)
 			maxact = sizes[i] > maxact ? sizes[i] : maxact;
 		if (base)
 			prev = bl->out;
 	}
-	TAKE(im->af, n * im->fh * im->fw * net->features);
-	BNSTATS(im->bnf);
-	TAKE(im->feat, n * net->features);
-	TAKE(im->dfeat, n * net->features);
-	TAKE(net->logits, n * net->cfg.classes);
-	TAKE(net->dlogits, n * net->cfg.classes);
-	TAKE(im->scratch, maxact);
-	TAKE(im->act, maxact);
-	TAKE(im->scale_shift, 2 * (net->features > net->cfg.width ? net->features : net->cfg.width));
+	im->af = take(base, &off, n * im->fh * im->fw * net->features);
+	take_bn(&im->bnf, base, &off);
+	im->feat = take(base, &off, n * net->features);
+	im->dfeat = take(base, &off, n * net->features);
+	net->logits = take(base, &off, n * net->cfg.classes);
+	net->dlogits = take(base, &off, n * net->cfg.classes);
+	im->scratch = take(base, &off, maxact);
+	im->act = take(base, &off, maxact);
+	im->scale_shift = take(base, &off, 2 * (net->features > net->cfg.width ? net->features : net->cfg.width));
 	for (int i = 0; i < 4; i++)
-		TAKE(im->g[i], maxact);
-#undef TAKE
-#undef BNSTATS
+		im->g[i] = take(base, &off, maxact);
 	return off;
 }
 
