@@ -53,20 +53,26 @@ struct bench {
 	float *d, *e, *f;           /* and for OpenBLAS */
 	struct mli_buffer ws;
 	struct mli_buffer bn_ws;
+	/* The clock: wall time, or with MLI_BENCH_CLOCK=cpu the process's
+	 * CPU time divided by the thread count (on a machine shared with
+	 * other jobs, time spent descheduled then counts for neither side;
+	 * time spent spinning while waiting for the other thread still
+	 * counts, so it errs against whoever waits). */
+	int cpu_clock, clock_threads;
+	void *peak_arg;     /* the peak loops' per-thread results */
 };
 
-/* The clock: wall time, or with MLI_BENCH_CLOCK=cpu the process's CPU
- * time divided by the thread count (on a machine shared with other
- * jobs, time spent descheduled then counts for neither side; time spent
- * spinning while waiting for the other thread still counts, so it errs
- * against whoever waits). */
-static int cpu_clock, clock_threads = 1;
+struct peak_arg {
+	long iters;
+	double (*loop)(long iters);
+	double sink[1024];
+};
 
-static double now(void)
+static double now(const struct bench *b)
 {
 	struct timespec t;
-	clock_gettime(cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-	return ((double)t.tv_sec + (double)t.tv_nsec * 1e-9) / clock_threads;
+	clock_gettime(b->cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &t);
+	return ((double)t.tv_sec + (double)t.tv_nsec * 1e-9) / b->clock_threads;
 }
 
 static int cmp_double(const void *x, const void *y)
@@ -76,28 +82,21 @@ static int cmp_double(const void *x, const void *y)
 }
 
 #ifdef MLI_HAVE_AVX2
-/* Median seconds of reps runs of fn(arg) after one warm-up. */
-static double time_median(int reps, void (*fn)(void *), void *arg)
+/* Median seconds of b->reps runs of fn(b) after one warm-up. */
+static double time_median(struct bench *b, void (*fn)(void *))
 {
 	double t[64];
+	int reps = b->reps > 64 ? 64 : b->reps;
 
-	if (reps > 64)
-		reps = 64;
-	fn(arg);
+	fn(b);
 	for (int r = 0; r < reps; r++) {
-		double t0 = now();
-		fn(arg);
-		t[r] = now() - t0;
+		double t0 = now(b);
+		fn(b);
+		t[r] = now(b) - t0;
 	}
 	qsort(t, (size_t)reps, sizeof t[0], cmp_double);
 	return t[reps / 2];
 }
-
-struct peak_arg {
-	long iters;
-	double (*loop)(long iters);
-	double sink[1024];
-};
 
 static void peak_task(void *arg, int i, int n)
 {
@@ -108,10 +107,10 @@ static void peak_task(void *arg, int i, int n)
 static void peak_run(void *arg)
 {
 	struct bench *b = arg;
-	static struct peak_arg p;
-	p.iters = b->peak_iters;
-	p.loop = b->peak_loop;
-	mli_pool_run(b->pool, peak_task, &p);
+	struct peak_arg *p = b->peak_arg;
+	p->iters = b->peak_iters;
+	p->loop = b->peak_loop;
+	mli_pool_run(b->pool, peak_task, p);
 }
 
 static void peak_one(void *arg)
@@ -130,10 +129,10 @@ static void measure_peak(struct bench *b, const char *when)
 	double t1, tn;
 
 	b->peak_iters = 20000000;
-	t1 = time_median(b->reps, peak_one, b);
-	if (cpu_clock)
-		t1 *= clock_threads;  /* one thread's CPU time, not divided */
-	tn = time_median(b->reps, peak_run, b);
+	t1 = time_median(b, peak_one);
+	if (b->cpu_clock)
+		t1 *= b->clock_threads;  /* one thread's CPU time, not divided */
+	tn = time_median(b, peak_run);
 	double f = 20000000.0 * b->peak_flops;
 	if (b->peak == 0)
 		b->peak = f * b->threads / tn / 1e9;
@@ -190,22 +189,22 @@ static void time_pair(struct bench *bn, void (*fa)(void *), void *a, void (*fb)(
 	if (fb)
 		fb(b);
 	for (int r = 0; r < reps; r++) {
-		double t0 = now();
+		double t0 = now(bn);
 		fa(a);
-		x[r] = now() - t0;
+		x[r] = now(bn) - t0;
 		if (fb) {
-			t0 = now();
+			t0 = now(bn);
 			fb(b);
-			y[r] = now() - t0;
+			y[r] = now(bn) - t0;
 			q[r] = y[r] / x[r];
 		}
 		pk[r] = 0;
 #ifdef MLI_HAVE_AVX2
 		bn->peak_iters = 2000000;
-		t0 = now();
+		t0 = now(bn);
 		peak_run(bn);
 		pk[r] = (double)bn->peak_iters * bn->peak_flops * bn->threads /
-			(now() - t0) / 1e9;
+			(now(bn) - t0) / 1e9;
 #endif
 	}
 	qsort(x, (size_t)reps, sizeof x[0], cmp_double);
@@ -347,7 +346,8 @@ static float *big(size_t n)
 
 int main(int argc, char **argv)
 {
-	struct bench b = { 0 };
+	struct peak_arg peak_arg;
+	struct bench b = { .peak_arg = &peak_arg };
 	static const size_t squares[] = { 256, 512, 1024, 2048, 3072 };
 	/* Big enough for the largest operand: a 7x7 stem's columns,
 	 * 401408 x 147 floats. */
@@ -366,9 +366,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b.threads = mli_pool_threads(b.pool);
+	b.clock_threads = 1;
 	if (getenv("MLI_BENCH_CLOCK") && strcmp(getenv("MLI_BENCH_CLOCK"), "cpu") == 0) {
-		cpu_clock = 1;
-		clock_threads = b.threads;
+		b.cpu_clock = 1;
+		b.clock_threads = b.threads;
 	}
 #ifdef MLI_BENCH_OPENBLAS
 	openblas_set_num_threads(b.threads);
@@ -398,7 +399,7 @@ int main(int argc, char **argv)
 	}
 #endif
 	printf("kernels: table %s, %d threads, median of %d, %s\n", b.kern->name, b.threads, b.reps,
-	       cpu_clock ? "CPU time / threads" : "wall time");
+	       b.cpu_clock ? "CPU time / threads" : "wall time");
 	measure_peak(&b, "");
 	if (b.peak <= 0)
 		b.peak = 1;
