@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "ckptdir.h"
 #include "frame.h"
 #include "loss.h"
 #include "mli.h"
@@ -447,74 +448,6 @@ static uint64_t weights_digest(const struct trainer *t)
 	return h[0];
 }
 
-/* Checkpoint names: DIR/step-NNNNNNNN.safetensors, and latest.safetensors
- * a symbolic link to the newest. */
-static int ckpt_step_of(const char *name, uint64_t *step)
-{
-	unsigned long long s;
-	int end = 0;
-	if (sscanf(name, "step-%llu.safetensors%n", &s, &end) != 1 || name[end] != '\0')
-		return 0;
-	*step = s;
-	return 1;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The steps of the checkpoints in dir, sorted; returns their count. */
-static size_t list_ckpts(const char *dir, uint64_t **steps)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0, cap = 0;
-	*steps = NULL;
-	while (d && (e = readdir(d))) {
-		uint64_t s;
-		if (!ckpt_step_of(e->d_name, &s))
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			uint64_t *g = realloc(*steps, cap * sizeof **steps);
-			if (!g)
-				break;
-			*steps = g;
-		}
-		(*steps)[n++] = s;
-	}
-	if (d)
-		closedir(d);
-	if (n)
-		qsort(*steps, n, sizeof **steps, cmp_u64);
-	return n;
-}
-
-/* Removes the temporary files that a killed mli-train left in dir (a
- * checkpoint or the latest link being written: NAME.tmp.PID) when their
- * process is gone, so that they do not pile up over crashes. */
-static void remove_stale_temporaries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[4096];
-	while (d && (e = readdir(d))) {
-		const char *tmp = strstr(e->d_name, ".tmp.");
-		long pid;
-		if (!tmp || (strncmp(e->d_name, "step-", 5) != 0 &&
-			     strncmp(e->d_name, ".latest", 7) != 0) ||
-		    mli_parse_long(tmp + 5, 1, INT32_MAX, &pid) < 0 ||
-		    pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-}
-
 static void fail(const char *what, int rc)
 {
 	fprintf(stderr, "%s: %s: %s\n", prog, what,
@@ -529,7 +462,7 @@ static void save(struct trainer *t, const char *why)
 {
 	const struct options *o = t->opt;
 	char path[4096], step[32], key[32], counter[32], width[32], classes[32], seed[32], latest[4096],
-		tmp[4096], name[64], dir[3072];
+		name[64], dir[3072];
 	struct stream_pos mine = stream_now(t), *all = &mine;
 	uint64_t digest = 0, *digests = &digest;
 
@@ -563,7 +496,7 @@ static void save(struct trainer *t, const char *why)
 	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
 		fail(dir, MLI_ESYS);
 	char *stream = stream_json(all, t->rank == 0 ? t->ranks : 1);
-	snprintf(name, sizeof name, "step-%08" PRIu64 ".safetensors", t->step);
+	mli_ckptdir_name(name, sizeof name, t->step);
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	snprintf(step, sizeof step, "%" PRIu64, t->step);
 	snprintf(key, sizeof key, "%016" PRIx64, t->rng.key);
@@ -593,19 +526,10 @@ static void save(struct trainer *t, const char *why)
 		free(digests);
 	if (rc < 0)
 		fail(path, rc);
-	snprintf(latest, sizeof latest, "%s/latest.safetensors", dir);
-	snprintf(tmp, sizeof tmp, "%s/.latest.tmp.%ld", dir, (long)getpid());
-	unlink(tmp);
-	if (symlink(name, tmp) < 0 || rename(tmp, latest) < 0)
+	if (mli_ckptdir_commit(dir, t->step, (size_t)o->keep) < 0) {
+		snprintf(latest, sizeof latest, "%s/latest.safetensors", dir);
 		fail(latest, MLI_ESYS);
-	uint64_t *steps;
-	size_t n = list_ckpts(dir, &steps);
-	for (size_t i = 0; i + (size_t)o->keep < n; i++) {
-		snprintf(path, sizeof path, "%s/step-%08" PRIu64 ".safetensors", dir, steps[i]);
-		unlink(path);
 	}
-	free(steps);
-	remove_stale_temporaries(dir);
 	if (t->rank == 0 && (!o->quiet || why[0] != 's'))
 		fprintf(stderr, "%s: step %" PRIu64 ": checkpoint %s/%s (%s)\n", prog, t->step,
 			dir, name, why);
@@ -939,14 +863,14 @@ int main(int argc, char **argv)
 	int have = 1;
 	if (o.resume) {
 		uint64_t *steps;
-		size_t n = list_ckpts(o.ckpt_dir, &steps);
+		size_t n = mli_ckptdir_list(o.ckpt_dir, &steps);
 		if (!n) {
 			fprintf(stderr, "%s: %s: no checkpoint to resume from\n", prog, o.ckpt_dir);
 			return PROGRAM_EXIT_FAILURE;
 		}
-		char path[4096];
-		snprintf(path, sizeof path, "%s/step-%08" PRIu64 ".safetensors", o.ckpt_dir,
-			 steps[n - 1]);
+		char path[4096], name[64];
+		mli_ckptdir_name(name, sizeof name, steps[n - 1]);
+		snprintf(path, sizeof path, "%s/%s", o.ckpt_dir, name);
 		free(steps);
 		restore(&t, path, 1, &was);
 		/* The whole stream again when its first batch is the

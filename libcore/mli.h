@@ -6,6 +6,7 @@
 #include "augment.h"
 #include "batch.h"
 #include "checkpoint.h"
+#include "ckptdir.h"
 #include "cli.h"
 #include "conv.h"
 #include "cpu.h"

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "ckptdir.h"
 #include "error.h"
 #include "tap.h"
 
@@ -124,6 +126,75 @@ static void test_damaged_files_are_refused(struct tap *tap)
 	ASSERT_EQ(mli_ckpt_open(&c, path, &why), MLI_ESYS);
 }
 
+static void touch(const char *name)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((f = fopen(path, "w")))
+		fclose(f);
+}
+
+static void remove_file(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	unlink(path);
+}
+
+static int exists(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Commits keep the newest checkpoints, point latest at the one just
+ * written, and clear a killed run's temporaries but not a live one's. */
+static void test_directory_keeps_the_newest(struct tap *tap)
+{
+	char name[64], link[64], stale[64], live[64];
+	uint64_t *steps;
+	ssize_t len;
+	/* A process that has ended (the test's child) and one that lives. */
+	pid_t gone = fork();
+
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	snprintf(stale, sizeof stale, "step-00000009.safetensors.tmp.%ld", (long)gone);
+	snprintf(live, sizeof live, "step-00000010.safetensors.tmp.%ld", (long)getppid());
+	touch(stale);
+	touch(live);
+	for (uint64_t step = 2; step <= 12; step += 2) {
+		mli_ckptdir_name(name, sizeof name, step);
+		touch(name);
+		ASSERT_EQ(mli_ckptdir_commit(dir, step, 3), 0);
+	}
+	ASSERT_EQ(mli_ckptdir_list(dir, &steps), 3);
+	ASSERT_EQ(steps[0], 8);
+	ASSERT_EQ(steps[2], 12);
+	free(steps);
+	snprintf(name, sizeof name, "%s/latest.safetensors", dir);
+	len = readlink(name, link, sizeof link - 1);
+	ASSERT(len > 0);
+	link[len > 0 ? len : 0] = '\0';
+	ASSERT(strcmp(link, "step-00000012.safetensors") == 0);
+	ASSERT(!exists(stale));
+	ASSERT(exists(live));
+	ASSERT_EQ(mli_ckptdir_list("/nonexistent-dir", &steps), 0);
+	/* Leave the directory empty for the caller. */
+	for (uint64_t step = 8; step <= 12; step += 2) {
+		mli_ckptdir_name(name, sizeof name, step);
+		remove_file(name);
+	}
+	remove_file("latest.safetensors");
+	remove_file(live);
+}
+
 int main(void)
 {
 	struct tap t = { 0, 0, 0 }, *tap = &t;
@@ -132,6 +203,7 @@ int main(void)
 		return 1;
 	RUN(test_round_trip);
 	RUN(test_damaged_files_are_refused);
+	RUN(test_directory_keeps_the_newest);
 	rmdir(dir);
 	return tap_done(tap);
 }
