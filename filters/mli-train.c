@@ -28,7 +28,6 @@
  * given a stream whose first batch is the recorded first one passes
  * over the recorded count (checking the last one) and goes on; given
  * any other stream it takes it as the continuation. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
