@@ -451,8 +451,9 @@ static void step_run(void *arg, int i, int n)
 }
 
 /* Works through one input. Returns 0, or -1 after reporting a fault. */
-static int augment_input(struct run *r, const char *name, int fd)
+static int augment_input(void *ctx, const char *name, int fd)
 {
+	struct run *r = ctx;
 	struct chunk *work = &r->chunks[0], *io = &r->chunks[1];
 	struct step st;
 
@@ -504,12 +505,10 @@ static int augment_input(struct run *r, const char *name, int fd)
 
 int main(int argc, char **argv)
 {
-	static char *stdin_only[] = { "-" };
 	struct mli_writer_options wo;
 	struct options o;
 	struct run r;
-	char **files;
-	int n_files, failed = 0, rc;
+	int failed, rc;
 
 	program_init();
 #ifdef M_MMAP_THRESHOLD
@@ -523,8 +522,6 @@ int main(int argc, char **argv)
 	program_refuse_terminal(prog);
 	memset(&r, 0, sizeof r);
 	r.opt = &o;
-	files = o.n_files ? o.files : stdin_only;
-	n_files = o.n_files ? o.n_files : 1;
 	wo.level = o.level;
 	/* Chunks of a few records per thread keep every thread busy while
 	 * the sizes of images vary. */
@@ -543,21 +540,7 @@ int main(int argc, char **argv)
 			  mli_progress_wanted(o.progress_mode, STDERR_FILENO),
 			  program_input_size(o.files, o.n_files));
 
-	for (int i = 0; i < n_files && !failed; i++) {
-		const char *name;
-		int fd = program_open_input(files[i], &name);
-
-		if (fd < 0) {
-			mli_progress_end(&r.progress);
-			fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
-			failed = 1;
-			break;
-		}
-		if (augment_input(&r, name, fd) < 0)
-			failed = 1;
-		if (fd != STDIN_FILENO)
-			close(fd);
-	}
+	failed = program_each_input(prog, o.files, o.n_files, &r.progress, augment_input, &r) < 0;
 	mli_pool_destroy(r.pool);
 	mli_progress_end(&r.progress);
 

@@ -271,8 +271,9 @@ static int add(struct run *r, struct item *it)
 
 /* Reads one input into the shuffle buffer (or straight into batches).
  * Returns 0, or -1 after reporting a fault. */
-static int batch_input(struct run *r, const char *name, int fd)
+static int batch_input(void *ctx, const char *name, int fd)
 {
+	struct run *r = ctx;
 	struct mli_reader *rd = mli_reader_open(fd, NULL);
 	const struct mli_reader_stats *rs;
 	struct mli_record rec;
@@ -322,13 +323,11 @@ static int batch_input(struct run *r, const char *name, int fd)
 
 int main(int argc, char **argv)
 {
-	static char *stdin_only[] = { "-" };
 	struct mli_writer_options wo;
 	struct options o;
 	struct run r;
 	struct item *it;
-	char **files;
-	int n_files, failed = 0, rc;
+	int failed, rc;
 
 	program_init();
 #ifdef M_MMAP_THRESHOLD
@@ -343,8 +342,6 @@ int main(int argc, char **argv)
 	program_refuse_terminal(prog);
 	memset(&r, 0, sizeof r);
 	r.opt = &o;
-	files = o.n_files ? o.files : stdin_only;
-	n_files = o.n_files ? o.n_files : 1;
 	wo.level = o.level;
 	if (!(r.w = mli_writer_open(STDOUT_FILENO, &wo))) {
 		fprintf(stderr, "%s: stdout: %s\n", prog, mli_strerror(MLI_ENOMEM));
@@ -364,21 +361,7 @@ int main(int argc, char **argv)
 			  mli_progress_wanted(o.progress_mode, STDERR_FILENO),
 			  program_input_size(o.files, o.n_files));
 
-	for (int i = 0; i < n_files && !failed; i++) {
-		const char *name;
-		int fd = program_open_input(files[i], &name);
-
-		if (fd < 0) {
-			mli_progress_end(&r.progress);
-			fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
-			failed = 1;
-			break;
-		}
-		if (batch_input(&r, name, fd) < 0)
-			failed = 1;
-		if (fd != STDIN_FILENO)
-			close(fd);
-	}
+	failed = program_each_input(prog, o.files, o.n_files, &r.progress, batch_input, &r) < 0;
 	/* What the shuffle buffer still holds goes out in random order. */
 	while (r.shuffle && mli_shuffle_pop(r.shuffle, (void **)&it)) {
 		if (failed)

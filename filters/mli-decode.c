@@ -411,6 +411,7 @@ struct run {
 	uint64_t bytes_before;     /* input bytes of the files already read */
 	const struct mli_reader_stats *rstats;
 	const char *input;         /* name of the input being read */
+	struct pool *pool;
 };
 
 /* Text of a key for one line: control characters shown as '?'. */
@@ -475,8 +476,10 @@ static int emit(struct run *r, const struct job *j)
 
 /* Runs the records of one input through the pool. Returns 0, or -1 after
  * reporting a fault of the input or a --strict stop. */
-static int decode_input(struct run *r, struct pool *p, const char *name, int fd)
+static int decode_input(void *ctx, const char *name, int fd)
 {
+	struct run *r = ctx;
+	struct pool *p = r->pool;
 	struct mli_reader *rd = mli_reader_open(fd, NULL);
 	/* Jobs in input order, and how many were read and written. */
 	size_t *order = malloc(sizeof *order * p->n_jobs);
@@ -539,13 +542,11 @@ static int decode_input(struct run *r, struct pool *p, const char *name, int fd)
 
 int main(int argc, char **argv)
 {
-	static char *stdin_only[] = { "-" };
 	struct mli_writer_options wo;
 	struct options o;
 	struct pool pool;
 	struct run r;
-	char **files;
-	int n_files, failed = 0, rc;
+	int failed, rc;
 
 	program_init();
 #ifdef M_MMAP_THRESHOLD
@@ -560,8 +561,6 @@ int main(int argc, char **argv)
 	program_refuse_terminal(prog);
 	memset(&r, 0, sizeof r);
 	r.opt = &o;
-	files = o.n_files ? o.files : stdin_only;
-	n_files = o.n_files ? o.n_files : 1;
 	if (o.failures && !(r.failures = fopen(o.failures, "a"))) {
 		fprintf(stderr, "%s: %s: %s\n", prog, o.failures, strerror(errno));
 		return PROGRAM_EXIT_FAILURE;
@@ -578,21 +577,8 @@ int main(int argc, char **argv)
 	mli_progress_init(&r.progress, stderr, prog, "records",
 			  mli_progress_wanted(o.progress_mode, STDERR_FILENO), program_input_size(o.files, o.n_files));
 
-	for (int i = 0; i < n_files && !failed; i++) {
-		const char *name;
-		int fd = program_open_input(files[i], &name);
-
-		if (fd < 0) {
-			mli_progress_end(&r.progress);
-			fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
-			failed = 1;
-			break;
-		}
-		if (decode_input(&r, &pool, name, fd) < 0)
-			failed = 1;
-		if (fd != STDIN_FILENO)
-			close(fd);
-	}
+	r.pool = &pool;
+	failed = program_each_input(prog, o.files, o.n_files, &r.progress, decode_input, &r) < 0;
 	pool_stop(&pool);
 	mli_progress_end(&r.progress);
 

@@ -247,8 +247,9 @@ static void export_record(struct export *e, const struct mli_record *rec, const 
 }
 
 /* Exports one input; returns 0, or -1 after reporting a fault. */
-static int export_input(struct export *e, const char *name, int fd)
+static int export_input(void *ctx, const char *name, int fd)
 {
+	struct export *e = ctx;
 	struct mli_reader_options ro = { 0, e->opt->skip_bad };
 	struct mli_reader *r = mli_reader_open(fd, &ro);
 	const struct mli_reader_stats *st;
@@ -280,11 +281,9 @@ static int export_input(struct export *e, const char *name, int fd)
 
 int main(int argc, char **argv)
 {
-	static char *stdin_only[] = { "-" };
 	struct options o;
 	struct export e;
-	char **files;
-	int n_files, failed = 0;
+	int failed;
 
 	program_init();
 	parse_options(argc, argv, &o);
@@ -308,26 +307,9 @@ int main(int argc, char **argv)
 		fail(&e, "%s", mli_strerror(MLI_ENOMEM));
 	if (!o.output && isatty(STDOUT_FILENO))
 		program_usage_error(prog, "stdout is a terminal; redirect the TFRecord output");
-	files = o.n_files ? o.files : stdin_only;
-	n_files = o.n_files ? o.n_files : 1;
 	mli_progress_init(&e.progress, stderr, prog, "records", mli_progress_wanted(o.progress_mode, STDERR_FILENO),
 			  program_input_size(o.files, o.n_files));
-	for (int i = 0; i < n_files; i++) {
-		const char *name;
-		int fd = program_open_input(files[i], &name);
-		if (fd < 0) {
-			mli_progress_end(&e.progress);
-			fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
-			failed = 1;
-			break;
-		}
-		if (export_input(&e, name, fd) < 0)
-			failed = 1;
-		if (fd != STDIN_FILENO)
-			close(fd);
-		if (failed)
-			break;
-	}
+	failed = program_each_input(prog, o.files, o.n_files, &e.progress, export_input, &e) < 0;
 	mli_progress_end(&e.progress);
 	/* After a fault the open shard keeps its temporary name: its records
 	 * are whole, but it does not hold all it should. */

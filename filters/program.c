@@ -107,6 +107,29 @@ int program_open_input(const char *file, const char **name)
 	return open(file, O_RDONLY | O_CLOEXEC);
 }
 
+int program_each_input(const char *prog, char *const *files, int n_files,
+		       struct mli_progress *p, int (*fn)(void *ctx, const char *name, int fd),
+		       void *ctx)
+{
+	for (int i = 0; i < (n_files ? n_files : 1); i++) {
+		const char *name;
+		int fd = program_open_input(n_files ? files[i] : "-", &name), rc;
+
+		if (fd < 0) {
+			if (p)
+				mli_progress_end(p);
+			fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
+			return -1;
+		}
+		rc = fn(ctx, name, fd);
+		if (fd != STDIN_FILENO)
+			close(fd);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 void program_vfail(const char *prog, struct mli_progress *p, struct mli_writer *w,
 		   const char *fmt, va_list ap)
 {

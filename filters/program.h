@@ -48,6 +48,16 @@ void program_common_option(const char *prog, int c, void (*usage)(FILE *), int *
  * errno set. */
 int program_open_input(const char *file, const char **name);
 
+/* Runs the inputs named on the command line (stdin when n_files is 0)
+ * through fn(ctx, name, fd) in order, name being what messages call the
+ * input. Stops at the first input that cannot be opened (reported as
+ * "PROG: NAME: reason", after ending the progress line p, which may be
+ * NULL) or that fn fails (fn reports it). Returns 0, or -1 after such a
+ * failure. */
+int program_each_input(const char *prog, char *const *files, int n_files,
+		       struct mli_progress *p, int (*fn)(void *ctx, const char *name, int fd),
+		       void *ctx);
+
 /* Ends the program after a fault: ends the progress line p, prints
  * "PROG: message", writes out the whole frames gathered in w without an
  * end frame (so that a consumer sees the output as truncated) and exits
