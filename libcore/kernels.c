@@ -19,62 +19,33 @@
 #include "kernels.h"
 #include "kernels_impl.h"
 
-static const struct mli_kernels table_ref = {
-	.name = "ref",
-	.u8_to_f32 = mli__u8_to_f32_ref,
-	.sgemm_mr = MLI_SGEMM_REF_MR,
-	.sgemm_nr = MLI_SGEMM_REF_NR,
-	.sgemm_kc = 320,
-	.sgemm_mc = 120,
-	.sgemm_nc = 2048,
-	.sgemm_ukr = mli__sgemm_ukr_ref,
-	.bn_sums = mli__bn_sums_ref,
-	.scale_shift = mli__scale_shift_ref,
-	.bn_grad_sums = mli__bn_grad_sums_ref,
-	.bn_grad_dx = mli__bn_grad_dx_ref,
-	.relu = mli__relu_ref,
-	.relu_grad = mli__relu_grad_ref,
-	.add = mli__add_ref,
-};
+/* The table of instruction set isa, whose tile sizes are
+ * MLI_SGEMM_<ISA>_MR/_NR, with its cache blocking. */
+#define TABLE(isa, ISA, kc, mc, nc)                                      \
+	{                                                                \
+		.name = #isa,                                            \
+		.u8_to_f32 = mli__u8_to_f32_##isa,                       \
+		.sgemm_mr = MLI_SGEMM_##ISA##_MR,                        \
+		.sgemm_nr = MLI_SGEMM_##ISA##_NR,                        \
+		.sgemm_kc = (kc),                                        \
+		.sgemm_mc = (mc),                                        \
+		.sgemm_nc = (nc),                                        \
+		.sgemm_ukr = mli__sgemm_ukr_##isa,                       \
+		.bn_sums = mli__bn_sums_##isa,                           \
+		.scale_shift = mli__scale_shift_##isa,                   \
+		.bn_grad_sums = mli__bn_grad_sums_##isa,                 \
+		.bn_grad_dx = mli__bn_grad_dx_##isa,                     \
+		.relu = mli__relu_##isa,                                 \
+		.relu_grad = mli__relu_grad_##isa,                       \
+		.add = mli__add_##isa,                                   \
+	}
 
+static const struct mli_kernels table_ref = TABLE(ref, REF, 320, 120, 2048);
 #ifdef MLI_HAVE_AVX2
-static const struct mli_kernels table_avx2 = {
-	.name = "avx2",
-	.u8_to_f32 = mli__u8_to_f32_avx2,
-	.sgemm_mr = MLI_SGEMM_AVX2_MR,
-	.sgemm_nr = MLI_SGEMM_AVX2_NR,
-	.sgemm_kc = 320,
-	.sgemm_mc = 120,
-	.sgemm_nc = 2048,
-	.sgemm_ukr = mli__sgemm_ukr_avx2,
-	.bn_sums = mli__bn_sums_avx2,
-	.scale_shift = mli__scale_shift_avx2,
-	.bn_grad_sums = mli__bn_grad_sums_avx2,
-	.bn_grad_dx = mli__bn_grad_dx_avx2,
-	.relu = mli__relu_avx2,
-	.relu_grad = mli__relu_grad_avx2,
-	.add = mli__add_avx2,
-};
+static const struct mli_kernels table_avx2 = TABLE(avx2, AVX2, 320, 120, 2048);
 #endif
-
 #ifdef MLI_HAVE_AVX512
-static const struct mli_kernels table_avx512 = {
-	.name = "avx512",
-	.u8_to_f32 = mli__u8_to_f32_avx512,
-	.sgemm_mr = MLI_SGEMM_AVX512_MR,
-	.sgemm_nr = MLI_SGEMM_AVX512_NR,
-	.sgemm_kc = 512,
-	.sgemm_mc = 112,
-	.sgemm_nc = 1024,
-	.sgemm_ukr = mli__sgemm_ukr_avx512,
-	.bn_sums = mli__bn_sums_avx512,
-	.scale_shift = mli__scale_shift_avx512,
-	.bn_grad_sums = mli__bn_grad_sums_avx512,
-	.bn_grad_dx = mli__bn_grad_dx_avx512,
-	.relu = mli__relu_avx512,
-	.relu_grad = mli__relu_grad_avx512,
-	.add = mli__add_avx512,
-};
+static const struct mli_kernels table_avx512 = TABLE(avx512, AVX512, 512, 112, 1024);
 #endif
 
 const struct mli_kernels *mli_kernels_ref(void)
