@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,13 +510,9 @@ int main(int argc, char **argv)
 	int failed, rc;
 
 	program_init();
-#ifdef M_MMAP_THRESHOLD
 	/* Images of a few hundred kilobytes are copied in and out of every
-	 * job and resized through temporary buffers: kept in the heap rather
-	 * than mapped and unmapped each time. */
-	mallopt(M_MMAP_THRESHOLD, 256 << 20);
-	mallopt(M_TRIM_THRESHOLD, 512 << 20);
-#endif
+	 * job and resized through temporary buffers. */
+	program_keep_heap((size_t)256 << 20, (size_t)512 << 20);
 	parse_options(argc, argv, &o);
 	program_refuse_terminal(prog);
 	memset(&r, 0, sizeof r);

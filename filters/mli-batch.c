@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,12 +329,8 @@ int main(int argc, char **argv)
 	int failed, rc;
 
 	program_init();
-#ifdef M_MMAP_THRESHOLD
-	/* Each image is a copy of a few hundred kilobytes: kept in the heap
-	 * rather than mapped and unmapped for each. */
-	mallopt(M_MMAP_THRESHOLD, 256 << 20);
-	mallopt(M_TRIM_THRESHOLD, 512 << 20);
-#endif
+	/* Each image is a copy of a few hundred kilobytes. */
+	program_keep_heap((size_t)256 << 20, (size_t)512 << 20);
 	parse_options(argc, argv, &o);
 	if (o.dict)
 		o.bopt.classes = dict_classes(o.dict);

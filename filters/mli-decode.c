@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,14 +548,9 @@ int main(int argc, char **argv)
 	int failed, rc;
 
 	program_init();
-#ifdef M_MMAP_THRESHOLD
-	/* Every image allocates and frees buffers of megabytes; kept in the
-	 * heap rather than mapped and unmapped each time, they cost no page
-	 * faults after the first images (a tenth of the run time on camera
-	 * photos). */
-	mallopt(M_MMAP_THRESHOLD, 256 << 20);
-	mallopt(M_TRIM_THRESHOLD, 512 << 20);
-#endif
+	/* Every image allocates and frees buffers of megabytes (the page
+	 * faults were a tenth of the run time on camera photos). */
+	program_keep_heap((size_t)256 << 20, (size_t)512 << 20);
 	parse_options(argc, argv, &o);
 	program_refuse_terminal(prog);
 	memset(&r, 0, sizeof r);

@@ -17,7 +17,6 @@
 #include <getopt.h>
 #include <limits.h>
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 #include <stdlib.h>
 #include <string.h>
@@ -628,14 +627,9 @@ int main(int argc, char **argv)
 	int out_fd = STDOUT_FILENO, rc;
 
 	program_init();
-#ifdef __GLIBC__
-	/* Bodies of a few hundred KB come and go thousands of times a
-	 * second; by default glibc maps and unmaps or trims them each time,
-	 * and the page faults cost a third of the CPU of a download on
-	 * loopback. Keep such sizes on the heap and the heap grown. */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
-#endif
+	/* Bodies of a few hundred KB (the page faults were a third of the
+	 * CPU of a download on loopback). */
+	program_keep_heap((size_t)32 << 20, (size_t)256 << 20);
 	parse_options(argc, argv, &o);
 	r.opt = &o;
 	r.files = o.n_files ? o.files : stdin_only;

@@ -1,6 +1,7 @@
 /* program.c: the user-facing conventions shared by the programs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -105,6 +106,17 @@ int program_open_input(const char *file, const char **name)
 	}
 	*name = file;
 	return open(file, O_RDONLY | O_CLOEXEC);
+}
+
+void program_keep_heap(size_t mmap_bytes, size_t trim_bytes)
+{
+#ifdef M_MMAP_THRESHOLD
+	mallopt(M_MMAP_THRESHOLD, (int)mmap_bytes);
+	mallopt(M_TRIM_THRESHOLD, (int)trim_bytes);
+#else
+	(void)mmap_bytes;
+	(void)trim_bytes;
+#endif
 }
 
 int program_each_input(const char *prog, char *const *files, int n_files,
