@@ -273,19 +273,6 @@ void mli_resizer_free(struct mli_resizer *r)
 	free(r);
 }
 
-#ifdef MLI_HAVE_AVX512
-/* What mli_cpu_has_avx512 says, from the features libgcc found once at
- * start-up (it checks that the OS saves the zmm state too): a resizer is
- * made per image, and cpuid, which mli_cpu_has_avx512 executes, leaves a
- * virtual machine for the hypervisor at a cost of microseconds. */
-static int has_avx512(void)
-{
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-	       && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
-	       && mli_cpu_has_avx2_fma();
-}
-#endif
-
 /* A resizer reading src when it is not NULL, else a ring of rows. */
 static int resizer_make(struct mli_resizer **rp, const uint8_t *src, size_t stride, uint32_t sh,
 			uint32_t sw, uint32_t c, uint8_t *dst, uint32_t dh, uint32_t dw, int simd)
@@ -320,7 +307,7 @@ static int resizer_make(struct mli_resizer **rp, const uint8_t *src, size_t stri
 	if (simd != MLI__RESIZE_REF && mli_cpu_has_avx2_fma()) {
 		r->v = mli__resize_v_avx2;
 #ifdef MLI_HAVE_AVX512
-		if (simd == MLI__RESIZE_BEST && has_avx512()) {
+		if (simd == MLI__RESIZE_BEST && mli_cpu_has_avx512()) {
 			r->v = mli__resize_v_avx512;
 			if (h_simd && __builtin_cpu_supports("avx512vbmi")) {
 				if (taps_expand512(&r->tx, dw) < 0)
