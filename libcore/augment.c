@@ -11,6 +11,7 @@
 #include "augment_impl.h"
 #include "cpu.h"
 #include "error.h"
+#include "kernels.h"
 #include "resize.h"
 
 void mli_augment_defaults(struct mli_augment_params *p)
@@ -80,13 +81,6 @@ static size_t image_bytes(uint32_t size, uint32_t c)
 size_t mli_augment_scratch_size(uint32_t size, uint32_t c)
 {
 	return 2 * image_bytes(size, c) + (size_t)size * size * 3 * sizeof(float);
-}
-
-/* Whether the environment asks for the reference kernels. */
-static int want_simd(void)
-{
-	const char *want = getenv("MLI_KERNELS");
-	return !(want && strcmp(want, "ref") == 0);
 }
 
 /* Mirrors img [h, w, c] left to right, in place. */
@@ -342,12 +336,12 @@ int mli_augment_apply(const struct mli_augment_draw *d, const uint8_t *src, uint
 	if (d->flip)
 		flip_rows(a, size, size, c);
 	if (d->rotate) {
-		rotate(a, b, size, c, d->angle, want_simd());
+		rotate(a, b, size, c, d->angle, !mli_kernels_want_ref());
 		cur = b;
 	}
 	if (d->color && c == 3)
 		mli__color(cur, f, n, d->color, (float)d->brightness, (float)d->saturation,
-			   (float)d->hue, (float)d->contrast, dst, want_simd());
+			   (float)d->hue, (float)d->contrast, dst, !mli_kernels_want_ref());
 	else
 		memcpy(dst, cur, n * c);
 	return 0;

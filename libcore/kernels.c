@@ -48,6 +48,13 @@ static const struct mli_kernels table_avx2 = TABLE(avx2, AVX2, 320, 120, 2048);
 static const struct mli_kernels table_avx512 = TABLE(avx512, AVX512, 512, 112, 1024);
 #endif
 
+int mli_kernels_want_ref(void)
+{
+	const char *want = getenv("MLI_KERNELS");
+
+	return want && strcmp(want, "ref") == 0;
+}
+
 const struct mli_kernels *mli_kernels_ref(void)
 {
 	return &table_ref;

@@ -75,6 +75,10 @@ struct mli_kernels {
  * unknown or that this build or CPU cannot run. */
 const struct mli_kernels *mli_kernels_select(void);
 
+/* Whether MLI_KERNELS names the reference table: the kernels outside the
+ * table (resize, augmentation) then take their portable code too. */
+int mli_kernels_want_ref(void);
+
 /* The reference table, always available. */
 const struct mli_kernels *mli_kernels_ref(void);
 

@@ -19,6 +19,7 @@
 
 #include "cpu.h"
 #include "error.h"
+#include "kernels.h"
 #include "resize.h"
 #include "resize_impl.h"
 
@@ -390,9 +391,7 @@ int mli__resizer_new(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t
 
 static int want_simd(void)
 {
-	const char *want = getenv("MLI_KERNELS");
-
-	return want && strcmp(want, "ref") == 0 ? MLI__RESIZE_REF : MLI__RESIZE_BEST;
+	return mli_kernels_want_ref() ? MLI__RESIZE_REF : MLI__RESIZE_BEST;
 }
 
 int mli_resizer_new(struct mli_resizer **rp, uint32_t sh, uint32_t sw, uint32_t c, uint8_t *dst,
