@@ -430,6 +430,7 @@ done:
 	return rc;
 }
 
+#ifdef MLI_HAVE_MPI
 /* A digest of the trained state that every rank must share: the
  * trainable parameters and their momentum (the batch-norm running
  * statistics are per rank). */
@@ -446,6 +447,7 @@ static uint64_t weights_digest(const struct trainer *t)
 	}
 	return h[0];
 }
+#endif
 
 static void fail(const char *what, int rc)
 {
