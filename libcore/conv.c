@@ -6,6 +6,7 @@
 #include "conv.h"
 #include "error.h"
 #include "gemm.h"
+#include "winograd.h"
 
 /* Column-buffer budget per chunk of the GEMM + col2im path, in floats
  * (16 MiB): whole images are taken while they fit, so a chunk's columns
@@ -58,6 +59,18 @@ int mli_conv_shape_check(const struct mli_conv_shape *s)
 	/* The last window must start inside the image. */
 	if ((s->oh - 1) * s->stride >= s->h + s->pad_top || (s->ow - 1) * s->stride >= s->w + s->pad_left)
 		return MLI_EINVAL;
+	return 0;
+}
+
+/* Whether pass (0 forward, 1 backward-data, 2 backward-weights) of s
+ * goes to Winograd F(2x2, 3x3): never with the reference table (the
+ * direct convolution is the tests' oracle) or a table without the
+ * transforms; otherwise where it measured faster (see conv.h). */
+static int winograd_pays(const struct mli_kernels *kern, const struct mli_conv_shape *s, int pass)
+{
+	if (!kern->wino_in || strcmp(kern->name, "ref") == 0 || !mli_winograd_covers(s))
+		return 0;
+	(void)pass;
 	return 0;
 }
 
@@ -222,9 +235,10 @@ int mli_conv_forward(const struct mli_kernels *kern, struct mli_pool *pool,
 	struct mli_sgemm_a_loader ld = { load_cols, &l };
 	int rc;
 
-	(void)ws;
 	if ((rc = mli_conv_shape_check(s)) < 0)
 		return rc;
+	if (winograd_pays(kern, s, 0))
+		return mli_winograd_forward(kern, pool, ws, s, x, wt, y);
 	if (is_pointwise(s))
 		return mli_sgemm(kern, pool, 0, 0, s->n * s->h * s->w, s->k, s->c, 1.0f, x, s->c,
 				 wt, s->k, 0.0f, y, s->k);
@@ -402,6 +416,8 @@ int mli_conv_backward_data(const struct mli_kernels *kern, struct mli_pool *pool
 	if (is_pointwise(s))
 		return mli_sgemm(kern, pool, 0, 1, s->n * s->h * s->w, s->c, s->k, 1.0f, dy, s->k,
 				 wt, s->k, 0.0f, dx, s->c);
+	if (winograd_pays(kern, s, 1))
+		return mli_winograd_backward_data(kern, pool, ws, s, dy, wt, dx);
 	if ((rc = backward_data_by_phases(kern, pool, ws, s, dy, wt, dx)) != 1)
 		return rc;
 	g = chunk_images(s);
@@ -430,9 +446,10 @@ int mli_conv_backward_weights(const struct mli_kernels *kern, struct mli_pool *p
 	struct mli_sgemm_a_loader ld = { load_cols_t, &l };
 	int rc;
 
-	(void)ws;
 	if ((rc = mli_conv_shape_check(s)) < 0)
 		return rc;
+	if (winograd_pays(kern, s, 2))
+		return mli_winograd_backward_weights(kern, pool, ws, s, x, dy, dwt);
 	/* dwt (c, k) = x^T (c, n*h*w) x dy (n*h*w, k). */
 	if (is_pointwise(s))
 		return mli_sgemm(kern, pool, 1, 0, s->c, s->k, s->n * s->h * s->w, 1.0f, x, s->c,

@@ -38,6 +38,11 @@
 		.relu = mli__relu_##isa,                                 \
 		.relu_grad = mli__relu_grad_##isa,                       \
 		.add = mli__add_##isa,                                   \
+		.wino_in = mli__wino_in_##isa,                           \
+		.wino_out = mli__wino_out_##isa,                         \
+		.wino_dy = mli__wino_dy_##isa,                           \
+		.wino_filter = mli__wino_filter_##isa,                   \
+		.wino_filter_grad = mli__wino_filter_grad_##isa,         \
 	}
 
 static const struct mli_kernels table_ref = TABLE(ref, REF, 320, 120, 2048);

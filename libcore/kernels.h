@@ -66,6 +66,33 @@ struct mli_kernels {
 	void (*relu)(const float *x, float *y, size_t n);
 	void (*relu_grad)(const float *y, const float *dy, float *dx, size_t n);
 	void (*add)(const float *a, const float *b, float *y, size_t n);
+
+	/* The Winograd F(2x2, 3x3) tile transforms (winograd.c drives them;
+	 * winograd_tx.h is their one source, built once per table). Tiles
+	 * of a batch (n, h, w, ch) are numbered image by image, row by row,
+	 * (h + 1) / 2 x (w + 1) / 2 per image; tile (ty, tx) covers input
+	 * rows 2ty - 1 .. 2ty + 2 and columns 2tx - 1 .. 2tx + 2 (the pad
+	 * of 1) and output pixels 2ty .. 2ty + 1, 2tx .. 2tx + 1. `zero`
+	 * holds ch zeros (read for the pixels outside the image). For the
+	 * tiles t0 <= t < t1, slot s = t - t0, element xi (0..15) of a
+	 * transformed tile lives at buf[xi * ld + s * rs + channel].
+	 * wino_in: V = B^T d B of the 4 x 4 input window of x.
+	 * wino_out: y = A^T M A, the 2 x 2 output pixels inside the image.
+	 * wino_dy: dM = A dY A^T of the 2 x 2 gradient pixels of dy (zero
+	 * outside the image), for the weight gradient. */
+	void (*wino_in)(const float *x, size_t h, size_t w, size_t ch, size_t t0, size_t t1,
+			const float *zero, float *v, size_t ld, size_t rs);
+	void (*wino_out)(const float *m, size_t ld, size_t rs, size_t h, size_t w, size_t ch,
+			 size_t t0, size_t t1, float *y);
+	void (*wino_dy)(const float *dy, size_t h, size_t w, size_t ch, size_t t0, size_t t1,
+			const float *zero, float *dm, size_t ld, size_t rs);
+	/* The filter transforms for the input channels c0 <= ci < c1 of an
+	 * HWIO filter wt: (3, 3, c, k) and its 16 transformed matrices
+	 * u: (16, c, k). wino_filter: U = G g G^T; wino_filter_grad: the
+	 * adjoint, dg = G^T dU G, from du into dwt. */
+	void (*wino_filter)(const float *wt, size_t c, size_t k, size_t c0, size_t c1, float *u);
+	void (*wino_filter_grad)(const float *du, size_t c, size_t k, size_t c0, size_t c1,
+				 float *dwt);
 };
 
 /* The best table this CPU runs, unless the environment variable

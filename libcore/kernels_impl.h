@@ -26,7 +26,19 @@
 				   const float *mean_g, const float *mean_gxh);            \
 	void mli__relu_##isa(const float *x, float *y, size_t n);                          \
 	void mli__relu_grad_##isa(const float *y, const float *dy, float *dx, size_t n);   \
-	void mli__add_##isa(const float *a, const float *b, float *y, size_t n);
+	void mli__add_##isa(const float *a, const float *b, float *y, size_t n);           \
+	void mli__wino_in_##isa(const float *x, size_t h, size_t w, size_t ch, size_t t0,  \
+				size_t t1, const float *zero, float *v, size_t ld,          \
+				size_t rs);                                                 \
+	void mli__wino_out_##isa(const float *m, size_t ld, size_t rs, size_t h, size_t w, \
+				 size_t ch, size_t t0, size_t t1, float *y);                \
+	void mli__wino_dy_##isa(const float *dy, size_t h, size_t w, size_t ch, size_t t0, \
+				size_t t1, const float *zero, float *dm, size_t ld,         \
+				size_t rs);                                                 \
+	void mli__wino_filter_##isa(const float *wt, size_t c, size_t k, size_t c0,       \
+				    size_t c1, float *u);                                   \
+	void mli__wino_filter_grad_##isa(const float *du, size_t c, size_t k, size_t c0,  \
+					 size_t c1, float *dwt);
 
 MLI_KERNELS_DECLARE(ref)
 MLI_KERNELS_DECLARE(avx2)

@@ -1,0 +1,82 @@
+/* winograd.h: 3x3 stride-1 SAME convolutions by Winograd's minimal
+ * filtering F(2x2, 3x3) (Lavin and Gray 2015), forward, backward-data
+ * and backward-weights, in the layouts of conv.h (NHWC activations, HWIO
+ * filters). conv.c dispatches the shapes where this measured faster
+ * than its implicit GEMM (see conv.h); these entry points run it for
+ * any shape they cover, so that the tests can compare it with the direct
+ * convolution on every table.
+ *
+ * Each 2x2 block of output pixels (a tile; the last tile row or column
+ * is partial on odd sizes) is computed from the 4x4 input window around
+ * it as y = A^T [ (G g G^T) .* (B^T d B) ] A, summed over the input
+ * channels. The sum over channels of the elementwise products is, for
+ * each of the 16 elements xi of a transformed tile, a matrix product:
+ *   forward:          M[xi] (tiles, k) = V[xi] (tiles, c) x U[xi] (c, k)
+ *   backward-data:    the forward convolution of dy with the filter turned
+ *                     by 180 degrees and its channels swapped, whose
+ *                     transform is U with the rows and columns 0 and 3
+ *                     of each 4 x 4 swapped (G J = P G, J the 3 x 3
+ *                     reversal, P the swap of rows 0 and 3), so
+ *                     dV[xi] (tiles, c) = dM[xi] (tiles, k) x U[P xi]^T.
+ *                     This is the adjoint computation the same number of
+ *                     multiplies costs, without the overlapping tiles of
+ *                     dx = B dV B^T to gather.
+ *   backward-weights: dU[xi] (c, k) = sum over tiles of V[xi]^T dM[xi],
+ *                     dM = A dY A^T, then dg = G^T dU G.
+ * so 16 GEMMs (mli_sgemm, the kernel table's micro-kernel) replace the
+ * 36 multiplies per tile and channel pair by 16: 2.25 times fewer, less
+ * the tiles' waste on odd sizes (7x7 takes 16 tiles for 49 pixels: 1.7
+ * times fewer). The transforms (kernels.h, wino_*) are adds only,
+ * vectorised over the channels.
+ *
+ * Tiles are taken in chunks of a fixed number (from the shape alone,
+ * never the thread count), in order; transforms split a chunk's tiles
+ * over the threads, each GEMM splits its rows or columns (gemm.h), and
+ * backward-weights adds the chunks' products in chunk order: results are
+ * bit-identical at any thread count.
+ *
+ * Work space (ws, kept by the caller; grown, never shrunk): 16 c k
+ * floats for U (or dU), max(c, k) zeros, and one chunk of transformed
+ * tiles, 16 T (c + k) floats, where T is chunk_tiles() in winograd.c:
+ * about 8 MiB of tiles for the forward and backward-data (T = 8 MiB /
+ * (64 (c + k)) bytes, at least 128 tiles and at most the batch's), and
+ * up to 16 MiB for backward-weights. For ResNet-50/101 at batch 32 the
+ * largest is the 512-channel stage: U takes 16 MiB and the tiles 16 MiB,
+ * 32 MiB in all (the implicit GEMM's backward-data needed 9 MiB of
+ * turned filter there).
+ *
+ * Accuracy: F(2x2, 3x3)'s transforms have entries 0, +-1 and +-1/2, so
+ * the result differs from the direct sum by a few units in the last
+ * place of the terms' magnitudes (tests/unit-winograd.c derives the
+ * bound it checks). */
+#ifndef MLI_WINOGRAD_H
+#define MLI_WINOGRAD_H
+
+#include <stddef.h>
+
+#include "conv.h"
+#include "kernels.h"
+#include "threadpool.h"
+
+/* Whether s is a shape these functions take: a 3x3 filter, stride 1,
+ * pad 1 before and the output the input's size (SAME). */
+int mli_winograd_covers(const struct mli_conv_shape *s);
+
+/* The work space (bytes) a pass needs for s: 0 forward, 1 backward-data,
+ * 2 backward-weights. */
+size_t mli_winograd_ws_bytes(const struct mli_conv_shape *s, int pass);
+
+/* As mli_conv_forward, _backward_data and _backward_weights (conv.h),
+ * for the shapes mli_winograd_covers() takes (MLI_EINVAL for others);
+ * ws NULL allocates per call. 0, MLI_EINVAL or MLI_ENOMEM. */
+int mli_winograd_forward(const struct mli_kernels *kern, struct mli_pool *pool,
+			 struct mli_buffer *ws, const struct mli_conv_shape *s,
+			 const float *x, const float *wt, float *y);
+int mli_winograd_backward_data(const struct mli_kernels *kern, struct mli_pool *pool,
+			       struct mli_buffer *ws, const struct mli_conv_shape *s,
+			       const float *dy, const float *wt, float *dx);
+int mli_winograd_backward_weights(const struct mli_kernels *kern, struct mli_pool *pool,
+				  struct mli_buffer *ws, const struct mli_conv_shape *s,
+				  const float *x, const float *dy, float *dwt);
+
+#endif
