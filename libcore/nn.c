@@ -19,6 +19,7 @@ struct pass {
 	size_t rows, c;
 	const float *x, *y, *dy, *gamma, *mean, *inv_std, *scale, *shift, *mean_g, *mean_gxh;
 	float *out;
+	const float *res;   /* residual added into x (forward) or dx (backward), or NULL */
 	float *part;        /* (nblocks, 2, c) per-block sums */
 	int relu;
 	void (*body)(const struct pass *p, size_t b, size_t e);  /* rows or blocks [b, e) */
@@ -47,11 +48,16 @@ static size_t block_end(const struct pass *p, size_t blk)
 	return (blk + 1) * BLOCK_ROWS < p->rows ? (blk + 1) * BLOCK_ROWS : p->rows;
 }
 
+/* With a residual, each block of x takes its sum first (x is then the
+ * caller's writable array, p->out): the block is summed while it is
+ * still in cache, which saves a pass of its own over the tensor. */
 static void bn_stats_body(const struct pass *p, size_t b, size_t e)
 {
 	for (size_t blk = b; blk < e; blk++) {
 		float *s = p->part + blk * 2 * p->c;
-		size_t r0 = blk * BLOCK_ROWS;
+		size_t r0 = blk * BLOCK_ROWS, n = (block_end(p, blk) - r0) * p->c;
+		if (p->res)
+			p->kern->add(p->out + r0 * p->c, p->res + r0 * p->c, p->out + r0 * p->c, n);
 		p->kern->bn_sums(p->x + r0 * p->c, block_end(p, blk) - r0, p->c, s, s + p->c);
 	}
 }
@@ -93,17 +99,18 @@ static size_t bn_ws_bytes(size_t nblocks, size_t c)
  * that tiny tensors stay on one thread. */
 #define GRAIN_ROWS 16
 
-int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
-			 size_t c, const float *x, const float *gamma, const float *beta, float eps,
-			 int relu, float *y, float *mean, float *inv_std, float *running_mean,
-			 float *running_var, float decay, struct mli_buffer *ws)
+int mli_bn_forward_train_residual(const struct mli_kernels *kern, struct mli_pool *pool,
+				  size_t rows, size_t c, float *x, const float *res,
+				  const float *gamma, const float *beta, float eps, int relu, float *y,
+				  float *mean, float *inv_std, float *running_mean,
+				  float *running_var, float decay, struct mli_buffer *ws)
 {
 	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
 	struct mli_buffer own = { 0 };
 	float *part, *scale;
 	double *sum;
 	void *w;
-	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x };
+	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .out = x, .res = res };
 	int rc;
 
 	if (rows < 2)
@@ -142,6 +149,17 @@ fail:
 	return rc;
 }
 
+int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+			 size_t c, const float *x, const float *gamma, const float *beta, float eps,
+			 int relu, float *y, float *mean, float *inv_std, float *running_mean,
+			 float *running_var, float decay, struct mli_buffer *ws)
+{
+	/* x is only read when there is no residual. */
+	return mli_bn_forward_train_residual(kern, pool, rows, c, (float *)x, NULL, gamma, beta,
+					     eps, relu, y, mean, inv_std, running_mean,
+					     running_var, decay, ws);
+}
+
 int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
 			 size_t c, const float *x, const float *gamma, const float *beta,
 			 const float *mean, const float *var, float eps, int relu, float *y,
@@ -178,18 +196,27 @@ static void bn_grad_stats_body(const struct pass *p, size_t b, size_t e)
 	}
 }
 
+/* With a residual, dx takes it block by block while the block just
+ * written is still in cache. */
 static void bn_dx_body(const struct pass *p, size_t b, size_t e)
 {
-	size_t off = b * p->c;
+	size_t step = p->res ? BLOCK_ROWS : e - b;
 
-	p->kern->bn_grad_dx(p->x + off, p->relu ? p->y + off : NULL, p->dy + off, p->out + off,
-			    e - b, p->c, p->mean, p->inv_std, p->gamma, p->mean_g, p->mean_gxh);
+	for (size_t r = b; r < e; r += step) {
+		size_t off = r * p->c, n = (r + step < e ? step : e - r);
+		p->kern->bn_grad_dx(p->x + off, p->relu ? p->y + off : NULL, p->dy + off,
+				    p->out + off, n, p->c, p->mean, p->inv_std, p->gamma,
+				    p->mean_g, p->mean_gxh);
+		if (p->res)
+			p->kern->add(p->out + off, p->res + off, p->out + off, n * p->c);
+	}
 }
 
-int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
-		    const float *x, const float *y, const float *dy, const float *gamma,
-		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
-		    float *dbeta, struct mli_buffer *ws)
+int mli_bn_backward_residual(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+			     size_t c, const float *x, const float *y, const float *dy,
+			     const float *gamma, const float *mean, const float *inv_std,
+			     int relu, const float *res, float *dx, float *dgamma, float *dbeta,
+			     struct mli_buffer *ws)
 {
 	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
 	struct mli_buffer own = { 0 };
@@ -220,11 +247,21 @@ int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_
 	p.mean_g = means;
 	p.mean_gxh = means + c;
 	p.out = dx;
+	p.res = res;
 	run(pool, &p, rows, GRAIN_ROWS);
 	rc = 0;
 fail:
 	mli_buffer_free(&own);
 	return rc;
+}
+
+int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
+		    const float *x, const float *y, const float *dy, const float *gamma,
+		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
+		    float *dbeta, struct mli_buffer *ws)
+{
+	return mli_bn_backward_residual(kern, pool, rows, c, x, y, dy, gamma, mean, inv_std, relu,
+					NULL, dx, dgamma, dbeta, ws);
 }
 
 static void relu_body(const struct pass *p, size_t b, size_t e)

@@ -36,6 +36,15 @@ int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, 
 			 int relu, float *y, float *mean, float *inv_std, float *running_mean,
 			 float *running_var, float decay, struct mli_buffer *ws);
 
+/* The same after x += res (x updated in place, then normalised): the
+ * residual sum that ends a ResNet block, made inside the pass that sums
+ * the next batch norm's statistics instead of in a pass of its own. */
+int mli_bn_forward_train_residual(const struct mli_kernels *kern, struct mli_pool *pool,
+				  size_t rows, size_t c, float *x, const float *res,
+				  const float *gamma, const float *beta, float eps, int relu, float *y,
+				  float *mean, float *inv_std, float *running_mean,
+				  float *running_var, float decay, struct mli_buffer *ws);
+
 /* Batch norm, inference: y = gamma * (x - mean) / sqrt(var + eps) + beta
  * with the running statistics, then ReLU when relu is nonzero. Returns 0
  * or MLI_ENOMEM. */
@@ -53,6 +62,15 @@ int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_
 		    const float *x, const float *y, const float *dy, const float *gamma,
 		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
 		    float *dbeta, struct mli_buffer *ws);
+
+/* The same with dx = (that dx) + res: the gradient of a block input that
+ * also feeds the shortcut, summed while each block of dx is in cache.
+ * res may not alias dx. */
+int mli_bn_backward_residual(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+			     size_t c, const float *x, const float *y, const float *dy,
+			     const float *gamma, const float *mean, const float *inv_std,
+			     int relu, const float *res, float *dx, float *dgamma, float *dbeta,
+			     struct mli_buffer *ws);
 
 /* y[i] = max(x[i], 0); y may be x. */
 void mli_relu_forward(const struct mli_kernels *kern, struct mli_pool *pool, size_t n,

@@ -534,12 +534,32 @@ static int bn_fwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, 
 				    P(bn->var), net->cfg.bn_eps, 1, y, &net->impl->bn_ws);
 }
 
-static int bn_bwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, size_t rows,
-		  const float *x, const float *y, const float *dy, float *dx)
+/* x += res (the shortcut sum that ends the block before, when res is not
+ * NULL), then bn_fwd: in training the sum is made in the statistics
+ * pass (one pass less over the block output). */
+static int bn_fwd_residual(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn,
+			   size_t rows, float *x, const float *res, float *y, int train)
 {
-	return mli_bn_backward(net->impl->kern, pool, rows, bn->c, x, y, dy, P(bn->gamma),
-			       bn->bmean, bn->inv_std, 1, dx, G(bn->gamma), G(bn->beta),
-			       &net->impl->bn_ws);
+	const struct mli_kernels *k = net->impl->kern;
+	if (!res)
+		return bn_fwd(net, pool, bn, rows, x, y, train);
+	if (!train) {
+		mli_add(k, pool, rows * bn->c, x, res, x);
+		return bn_fwd(net, pool, bn, rows, x, y, train);
+	}
+	return mli_bn_forward_train_residual(k, pool, rows, bn->c, x, res, P(bn->gamma),
+					     P(bn->beta), net->cfg.bn_eps, 1, y, bn->bmean,
+					     bn->inv_std, P(bn->mean), P(bn->var),
+					     net->cfg.bn_decay, &net->impl->bn_ws);
+}
+
+/* dx = the batch norm's input gradient, plus res when not NULL. */
+static int bn_bwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, size_t rows,
+		  const float *x, const float *y, const float *dy, const float *res, float *dx)
+{
+	return mli_bn_backward_residual(net->impl->kern, pool, rows, bn->c, x, y, dy, P(bn->gamma),
+					bn->bmean, bn->inv_std, 1, res, dx, G(bn->gamma),
+					G(bn->beta), &net->impl->bn_ws);
 }
 
 static int conv_fwd(struct mli_resnet *net, struct mli_pool *pool, const struct conv *cv,
@@ -624,28 +644,30 @@ int mli_resnet_forward(struct mli_resnet *net, struct mli_pool *pool, size_t n, 
 			return MLI_EINVAL;
 		return forward_inference(net, pool, n);
 	}
+	/* A block's output takes its shortcut (res) in the next batch
+	 * norm's first pass, which reads it anyway. */
+	const float *res = NULL;
 	TRY(conv_fwd(net, pool, &im->stem, n, net->input, im->stem_out));
 	for (size_t b = 0; b < im->n_blocks; b++) {
 		struct block *bl = &im->blocks[b];
-		size_t ri = n * bl->h * bl->w, ro = n * bl->oh * bl->ow;
+		size_t ri = n * bl->h * bl->w;
 		float *a = im->act;
-		TRY(bn_fwd(net, pool, &bl->bn1, ri, bl->x, a, train));
+		TRY(bn_fwd_residual(net, pool, &bl->bn1, ri, bl->x, res, a, train));
 		TRY(conv_fwd(net, pool, &bl->c1, n, a, bl->y1));
 		TRY(bn_fwd(net, pool, &bl->bn2, ri, bl->y1, a, train));
 		TRY(conv_fwd(net, pool, &bl->c2, n, a, bl->y2));
-		TRY(bn_fwd(net, pool, &bl->bn3, ro, bl->y2, a, train));
+		TRY(bn_fwd(net, pool, &bl->bn3, n * bl->oh * bl->ow, bl->y2, a, train));
 		TRY(conv_fwd(net, pool, &bl->c3, n, a, bl->out));
+		res = bl->x;
 		if (bl->proj) {
 			TRY(bn_fwd(net, pool, &bl->bn_s, ri, bl->x, a, train));
 			TRY(conv_fwd(net, pool, &bl->cs, n, a, im->scratch));
-			mli_add(k, pool, ro * bl->cout, bl->out, im->scratch, bl->out);
-		} else {
-			mli_add(k, pool, ro * bl->cout, bl->out, bl->x, bl->out);
+			res = im->scratch;
 		}
 	}
 	size_t hw = im->fh * im->fw, c = net->features;
-	const float *last = im->n_blocks ? im->blocks[im->n_blocks - 1].out : im->stem_out;
-	TRY(bn_fwd(net, pool, &im->bnf, n * hw, last, im->af, train));
+	float *last = im->n_blocks ? im->blocks[im->n_blocks - 1].out : im->stem_out;
+	TRY(bn_fwd_residual(net, pool, &im->bnf, n * hw, last, res, im->af, train));
 	mli_avgpool_forward(pool, n, hw, c, im->af, im->feat);
 	int wi = (int)net->n_param - 2;
 	return mli_fc_forward(k, pool, n, c, net->cfg.classes, im->feat, P(wi), P(wi + 1),
@@ -666,7 +688,7 @@ int mli_resnet_backward(struct mli_resnet *net, struct mli_pool *pool, size_t n)
 			    im->dfeat, G(wi), G(wi + 1)));
 	mli_avgpool_backward(pool, n, hw, c, im->dfeat, d);
 	const float *last = im->n_blocks ? im->blocks[im->n_blocks - 1].out : im->stem_out;
-	TRY(bn_bwd(net, pool, &im->bnf, n * hw, last, im->af, d, d));
+	TRY(bn_bwd(net, pool, &im->bnf, n * hw, last, im->af, d, NULL, d));
 	/* d holds dL/d(out) of the block being walked back. */
 	for (size_t b = im->n_blocks; b-- > 0;) {
 		struct block *bl = &im->blocks[b];
@@ -676,21 +698,22 @@ int mli_resnet_backward(struct mli_resnet *net, struct mli_pool *pool, size_t n)
 		float *a = im->act;
 		remake(net, pool, &bl->bn3, ro, bl->y2, a);
 		TRY(conv_bwd(net, pool, &bl->c3, n, a, d, t1));
-		TRY(bn_bwd(net, pool, &bl->bn3, ro, bl->y2, a, t1, t1));
+		TRY(bn_bwd(net, pool, &bl->bn3, ro, bl->y2, a, t1, NULL, t1));
 		remake(net, pool, &bl->bn2, ri, bl->y1, a);
 		TRY(conv_bwd(net, pool, &bl->c2, n, a, t1, t2));
-		TRY(bn_bwd(net, pool, &bl->bn2, ri, bl->y1, a, t2, t2));
-		remake(net, pool, &bl->bn1, ri, bl->x, a);
-		TRY(conv_bwd(net, pool, &bl->c1, n, a, t2, e));
-		TRY(bn_bwd(net, pool, &bl->bn1, ri, bl->x, a, e, e));
+		TRY(bn_bwd(net, pool, &bl->bn2, ri, bl->y1, a, t2, NULL, t2));
+		/* The shortcut's gradient (d itself, or the projection's in
+		 * t1, now free) is added into the last batch norm's dx. */
+		const float *shortcut = d;
 		if (bl->proj) {
 			remake(net, pool, &bl->bn_s, ri, bl->x, a);
 			TRY(conv_bwd(net, pool, &bl->cs, n, a, d, t1));
-			TRY(bn_bwd(net, pool, &bl->bn_s, ri, bl->x, a, t1, t1));
-			mli_add(k, pool, ri * bl->cin, e, t1, e);
-		} else {
-			mli_add(k, pool, ri * bl->cin, e, d, e);
+			TRY(bn_bwd(net, pool, &bl->bn_s, ri, bl->x, a, t1, NULL, t1));
+			shortcut = t1;
 		}
+		remake(net, pool, &bl->bn1, ri, bl->x, a);
+		TRY(conv_bwd(net, pool, &bl->c1, n, a, t2, e));
+		TRY(bn_bwd(net, pool, &bl->bn1, ri, bl->x, a, e, shortcut, e));
 		float *swap = d;
 		d = e;
 		e = swap;
