@@ -46,6 +46,10 @@ void mli__sgemm_ukr_avx512(size_t kc, const float *a, size_t a_rs, size_t a_cs, 
 	DECL(7); DECL(8); DECL(9); DECL(a); DECL(b); DECL(c); DECL(d);
 	size_t p = 0;
 
+	for (size_t r = 0; r < 14; r++) {
+		_mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+		_mm_prefetch((const char *)(c + r * ldc + 31), _MM_HINT_T0);
+	}
 	if (a_rs == 1) {
 		/* Fourteen consecutive floats per k step (packed, or
 		 * transposed A read in place), a_cs apart. */

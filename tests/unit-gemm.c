@@ -139,6 +139,15 @@ static void test_sgemm_matches_double_precision(struct tap *tap)
 		{ 61, 45, 333 }, { 150, 19, 700 }, { 23, 2100, 9 }, { 0, 5, 5 }, { 5, 5, 0 },
 		/* Around the AVX-512 tile (14 x 32) and blocks (KC 512, MC 112). */
 		{ 14, 32, 1 }, { 15, 33, 513 }, { 29, 65, 1030 }, { 120, 40, 20 },
+		/* Small m against a wide C, which gemm.c computes as C^T
+		 * (transposed tile stores): the classifier's batch of 32, m
+		 * below one row strip (transposed with trans_b only), m at the
+		 * limit of 3 NR strips, odd n, k over KC. */
+		{ 32, 1000, 70 }, { 3, 100, 9 }, { 13, 301, 50 }, { 96, 385, 33 },
+		{ 17, 1100, 530 },
+		/* Row-major A whose rows fall in one L1 set (lda 1024 floats),
+		 * packed when n is wide. */
+		{ 100, 130, 1021 },
 	};
 	static const float ab[][2] = { { 1, 0 }, { 1, 1 }, { -0.5f, 0.75f } };
 	const struct mli_kernels *tables[2] = { mli_kernels_ref(), mli_kernels_select() };
@@ -160,10 +169,12 @@ static void test_sgemm_matches_double_precision(struct tap *tap)
 static void test_sgemm_is_bit_identical_across_thread_counts(struct tap *tap)
 {
 	/* A tall and a wide shape, so that both the row split and the
-	 * column split run. */
-	static const size_t dims[2][3] = { { 203, 37, 701 }, { 11, 301, 333 } };
+	 * column split run; a batch of 32 against a wide C (computed as
+	 * C^T, its rows split); rows of A 1024 floats apart (packed). */
+	static const size_t dims[][3] = { { 203, 37, 701 }, { 11, 301, 333 }, { 32, 2100, 300 },
+					   { 100, 140, 1021 } };
 	const struct mli_kernels *k = mli_kernels_select();
-	size_t cap = 203 * 701 + 301 * 333;
+	size_t cap = 2100 * 300 + 140 * 1024;
 	float *a = malloc(cap * sizeof *a), *b = malloc(cap * sizeof *b);
 	float *c1 = malloc(cap * sizeof *c1), *c = malloc(cap * sizeof *c);
 	struct mli_pool *pools[3];
@@ -172,7 +183,7 @@ static void test_sgemm_is_bit_identical_across_thread_counts(struct tap *tap)
 	fill(b, cap, 2);
 	for (int t = 0; t < 3; t++)
 		ASSERT_EQ(mli_pool_create(&pools[t], t + 1), 0);
-	for (int d = 0; d < 2; d++)
+	for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
 		for (int tr = 0; tr < 4; tr++) {
 			size_t m = dims[d][0], n = dims[d][1], kk = dims[d][2];
 			size_t lda = (tr & 1) ? m : kk, ldb = (tr >> 1) ? kk : n;
