@@ -151,8 +151,6 @@ static void prefetch_strip(const float *a, size_t rs, size_t cs, size_t mr, size
 	}
 }
 
-#define PACK_MIN_N 128
-
 /* Whether C = op(A) op(B) is better computed as its transpose, C^T =
  * op(B)^T op(A)^T: when m is small (the classifier's batch of 32 against
  * thousands of columns) and n large. Then a strip of MR rows leaves most
@@ -170,20 +168,6 @@ static void prefetch_strip(const float *a, size_t rs, size_t cs, size_t mr, size
 static int want_transposed(const struct mli_kernels *kern, int trans_b, size_t m, size_t n)
 {
 	return m <= 3 * kern->sgemm_nr && n >= 4 * m && (trans_b || m > kern->sgemm_mr);
-}
-
-/* Whether mr rows lda floats apart fall into so few sets of a 64-set
- * L1 (48 KiB, 12 ways, 64-byte lines) that the strip evicts itself. */
-static int rows_crowd_l1(size_t lda, size_t mr)
-{
-	unsigned count[64] = { 0 }, most = 0;
-
-	for (size_t r = 0; r < mr; r++) {
-		unsigned *c = &count[(r * lda * sizeof(float) / 64) % 64];
-		if (++*c > most)
-			most = *c;
-	}
-	return most > 7;
 }
 
 /* Scales rows [i0, i1) x columns [j0, j1) of C by beta (beta != 0, 1). */
@@ -324,8 +308,16 @@ static int run_gemm(struct gemm_job *j)
 		return rc;
 	/* Split the larger side of C, measured in micro-tiles: whichever
 	 * side is split, every thread re-packs all of the other operand, so
-	 * the split side should be the one that leaves the other small. */
+	 * the split side should be the one that leaves the other small.
+	 * But A read in place is not re-packed, only read again: then the
+	 * columns are split unless A is much the larger (m > 2n: the
+	 * convolutions' activations), so that each thread packs only its
+	 * share of B. On two threads, wall time, quiet machine: 512^3 and
+	 * 1024^3 +3..10%, 1568 x 2048 x 512 (s4's 1x1 at batch 32) +2..5%. */
 	j->split_rows = j->m / kern->sgemm_mr >= j->n / kern->sgemm_nr;
+	if (!j->pack_a && !j->load && j->m <= 2 * j->n &&
+	    j->n / kern->sgemm_nr >= 4 * (size_t)mli_pool_threads(j->pool))
+		j->split_rows = 0;
 	/* Below about a million multiply-adds, waking the workers costs
 	 * more than it saves; the result is the same either way. */
 	if ((double)j->m * (double)j->n * (double)j->k < 1e6)
@@ -400,8 +392,12 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 	 * as the multiply). Transposed, an in-place strip touches a new row
 	 * of A at every k step: that wins while rows are short (lda 64..256:
 	 * +25%) and loses once each row is a new page or so (lda >= 1024:
-	 * -30%), so A is packed from lda 512 on, and to fold in alpha. */
-	j.pack_a = alpha != 1.0f || (trans_a && lda >= 512) ||
-		   (!trans_a && n >= PACK_MIN_N && rows_crowd_l1(lda, kern->sgemm_mr));
+	 * -30%), so A is packed from lda 512 on, and to fold in alpha.
+	 * Row-major A whose 14 rows fall into one L1 set (lda a multiple of
+	 * 1024 floats) was packed too when n >= 128, to no gain on the
+	 * squares 1024^3..3072^3 and 10-15% lost on the 1x1 convolutions
+	 * with 1024 or 2048 channels (one core, CPU time, 2026-11-26): the
+	 * strip's rows come from L2 fast enough, so it is read in place. */
+	j.pack_a = alpha != 1.0f || (trans_a && lda >= 512);
 	return run_gemm(&j);
 }

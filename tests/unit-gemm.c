@@ -145,8 +145,7 @@ static void test_sgemm_matches_double_precision(struct tap *tap)
 		 * limit of 3 NR strips, odd n, k over KC. */
 		{ 32, 1000, 70 }, { 3, 100, 9 }, { 13, 301, 50 }, { 96, 385, 33 },
 		{ 17, 1100, 530 },
-		/* Row-major A whose rows fall in one L1 set (lda 1024 floats),
-		 * packed when n is wide. */
+		/* Row-major A whose rows fall in one L1 set (lda 1024 floats). */
 		{ 100, 130, 1021 },
 	};
 	static const float ab[][2] = { { 1, 0 }, { 1, 1 }, { -0.5f, 0.75f } };
@@ -170,7 +169,7 @@ static void test_sgemm_is_bit_identical_across_thread_counts(struct tap *tap)
 {
 	/* A tall and a wide shape, so that both the row split and the
 	 * column split run; a batch of 32 against a wide C (computed as
-	 * C^T, its rows split); rows of A 1024 floats apart (packed). */
+	 * C^T, its rows split); rows of A 1024 floats apart. */
 	static const size_t dims[][3] = { { 203, 37, 701 }, { 11, 301, 333 }, { 32, 2100, 300 },
 					   { 100, 140, 1021 } };
 	const struct mli_kernels *k = mli_kernels_select();
