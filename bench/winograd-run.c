@@ -5,7 +5,8 @@
  *
  *	bench/winograd-run [REPS [BATCH [SIZE]]]
  *
- * (SIZE: only the layer of that image size).
+ * (SIZE: only the layers of that image size). The narrow layers of the
+ * tests' small networks run too when WINO_BENCH_SMALL is set.
  * MLI_THREADS sets the threads (default 2); MLI_BENCH_CLOCK=cpu times
  * the process's CPU time divided by the threads (for a loaded machine).
  * GF/s count the direct convolution's 2 * n * h * w * 9 * c * k flops
@@ -65,7 +66,10 @@ static int run(struct bench *b, const struct mli_conv_shape *s, int p, int wino,
 
 int main(int argc, char **argv)
 {
-	static const size_t layers[][2] = { { 56, 64 }, { 28, 128 }, { 14, 256 }, { 7, 512 } };
+	/* ResNet-50/101's stages, then the narrow ones of the tests'
+	 * small networks (mli-train.bats trains --width 16). */
+	static const size_t layers[][2] = { { 56, 64 }, { 28, 128 }, { 14, 256 }, { 7, 512 },
+					    { 56, 16 }, { 28, 32 }, { 14, 64 }, { 28, 16 } };
 	static const char *const pass[3] = { "fwd", "bwd-data", "bwd-wt" };
 	int reps = argc > 1 ? atoi(argv[1]) : 7;
 	size_t batch = argc > 2 ? (size_t)atol(argv[2]) : 32;
@@ -95,6 +99,8 @@ int main(int argc, char **argv)
 		struct mli_conv_shape s;
 		size_t hw = layers[l][0], c = layers[l][1];
 		if (only && hw != only)
+			continue;
+		if (!only && l >= 4 && getenv("WINO_BENCH_SMALL") == NULL)
 			continue;
 		mli_conv_shape_init(&s, batch, hw, hw, c, 3, 3, c, 1);
 		size_t nx = s.n * s.h * s.w * s.c, nw = 9 * s.c * s.k, ny = s.n * s.h * s.w * s.k;

@@ -87,12 +87,14 @@ struct mli_kernels {
 	void (*wino_dy)(const float *dy, size_t h, size_t w, size_t ch, size_t t0, size_t t1,
 			const float *zero, float *dm, size_t ld, size_t rs);
 	/* The filter transforms for the input channels c0 <= ci < c1 of an
-	 * HWIO filter wt: (3, 3, c, k) and its 16 transformed matrices
-	 * u: (16, c, k). wino_filter: U = G g G^T; wino_filter_grad: the
-	 * adjoint, dg = G^T dU G, from du into dwt. */
-	void (*wino_filter)(const float *wt, size_t c, size_t k, size_t c0, size_t c1, float *u);
-	void (*wino_filter_grad)(const float *du, size_t c, size_t k, size_t c0, size_t c1,
-				 float *dwt);
+	 * HWIO filter wt: (3, 3, c, k). wino_filter: U = G g G^T, element
+	 * xi of channel pair (ci, o) to u[xi * ld + (ci - c0) * k + o].
+	 * wino_filter_grad: the adjoint, dg = G^T dU G, from dU's element
+	 * at du[xi * ld + ci * rs + o] into dwt. */
+	void (*wino_filter)(const float *wt, size_t c, size_t k, size_t c0, size_t c1, float *u,
+			    size_t ld);
+	void (*wino_filter_grad)(const float *du, size_t ld, size_t rs, size_t c, size_t k,
+				 size_t c0, size_t c1, float *dwt);
 };
 
 /* The best table this CPU runs, unless the environment variable

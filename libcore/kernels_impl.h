@@ -36,9 +36,9 @@
 				size_t t1, const float *zero, float *dm, size_t ld,         \
 				size_t rs);                                                 \
 	void mli__wino_filter_##isa(const float *wt, size_t c, size_t k, size_t c0,       \
-				    size_t c1, float *u);                                   \
-	void mli__wino_filter_grad_##isa(const float *du, size_t c, size_t k, size_t c0,  \
-					 size_t c1, float *dwt);
+				    size_t c1, float *u, size_t ld);                        \
+	void mli__wino_filter_grad_##isa(const float *du, size_t ld, size_t rs, size_t c, \
+					 size_t k, size_t c0, size_t c1, float *dwt);
 
 MLI_KERNELS_DECLARE(ref)
 MLI_KERNELS_DECLARE(avx2)

@@ -62,9 +62,11 @@
  * pad 1 before and the output the input's size (SAME). */
 int mli_winograd_covers(const struct mli_conv_shape *s);
 
-/* The work space (bytes) a pass needs for s: 0 forward, 1 backward-data,
- * 2 backward-weights. */
-size_t mli_winograd_ws_bytes(const struct mli_conv_shape *s, int pass);
+/* The work space (bytes) pass 0 (forward), 1 (backward-data) or 2
+ * (backward-weights) needs for s with the table kern (the pool's
+ * per-thread scratch comes on top; see above). */
+size_t mli_winograd_ws_bytes(const struct mli_kernels *kern, const struct mli_conv_shape *s,
+			     int pass);
 
 /* As mli_conv_forward, _backward_data and _backward_weights (conv.h),
  * for the shapes mli_winograd_covers() takes (MLI_EINVAL for others);

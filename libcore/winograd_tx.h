@@ -184,7 +184,7 @@ void WINO_NAME(mli__wino_dy)(const float *dy, size_t h, size_t w, size_t ch, siz
 }
 
 /* U = G g G^T for columns [o, o + width) of row ci: g[u][v] at
- * wt[(3u + v) * c * k + ci * k + o], U[i][j] to u[(4i + j) * c * k + ...]. */
+ * src[(3u + v) * ck], U[i][j] to dst[(4i + j) * ld]. */
 #define WINO_FILTER(T, LD, ST)                                                      \
 	do {                                                                        \
 		T g[3][3], s[4][3];                                                 \
@@ -198,15 +198,15 @@ void WINO_NAME(mli__wino_dy)(const float *dy, size_t h, size_t w, size_t ch, siz
 			s[3][b] = g[2][b];                                          \
 		}                                                                   \
 		for (int i = 0; i < 4; i++) {                                       \
-			ST(dst + (4 * i + 0) * ck, s[i][0]);                        \
-			ST(dst + (4 * i + 1) * ck, (s[i][0] + s[i][1] + s[i][2]) * 0.5f); \
-			ST(dst + (4 * i + 2) * ck, (s[i][0] - s[i][1] + s[i][2]) * 0.5f); \
-			ST(dst + (4 * i + 3) * ck, s[i][2]);                        \
+			ST(dst + (4 * i + 0) * ld, s[i][0]);                        \
+			ST(dst + (4 * i + 1) * ld, (s[i][0] + s[i][1] + s[i][2]) * 0.5f); \
+			ST(dst + (4 * i + 2) * ld, (s[i][0] - s[i][1] + s[i][2]) * 0.5f); \
+			ST(dst + (4 * i + 3) * ld, s[i][2]);                        \
 		}                                                                   \
 	} while (0)
 
 void WINO_NAME(mli__wino_filter)(const float *wt, size_t c, size_t k, size_t c0, size_t c1,
-				 float *u)
+				 float *u, size_t ld)
 {
 	size_t ck = c * k;
 
@@ -214,12 +214,12 @@ void WINO_NAME(mli__wino_filter)(const float *wt, size_t c, size_t k, size_t c0,
 		size_t o = 0;
 		for (; o + WINO_VW <= k; o += WINO_VW) {
 			const float *src = wt + ci * k + o;
-			float *dst = u + ci * k + o;
+			float *dst = u + (ci - c0) * k + o;
 			WINO_FILTER(wvec, ldv, stv);
 		}
 		for (; o < k; o++) {
 			const float *src = wt + ci * k + o;
-			float *dst = u + ci * k + o;
+			float *dst = u + (ci - c0) * k + o;
 			WINO_FILTER(float, lds, sts);
 		}
 	}
@@ -231,7 +231,7 @@ void WINO_NAME(mli__wino_filter)(const float *wt, size_t c, size_t k, size_t c0,
 		T d[4][4], r[3][4];                                                 \
 		for (int i = 0; i < 4; i++)                                         \
 			for (int j = 0; j < 4; j++)                                 \
-				d[i][j] = LD(src + (4 * i + j) * ck);               \
+				d[i][j] = LD(src + (4 * i + j) * ld);               \
 		for (int j = 0; j < 4; j++) {                                       \
 			r[0][j] = d[0][j] + (d[1][j] + d[2][j]) * 0.5f;             \
 			r[1][j] = (d[1][j] - d[2][j]) * 0.5f;                       \
@@ -244,20 +244,20 @@ void WINO_NAME(mli__wino_filter)(const float *wt, size_t c, size_t k, size_t c0,
 		}                                                                   \
 	} while (0)
 
-void WINO_NAME(mli__wino_filter_grad)(const float *du, size_t c, size_t k, size_t c0,
-				      size_t c1, float *dwt)
+void WINO_NAME(mli__wino_filter_grad)(const float *du, size_t ld, size_t rs, size_t c,
+				      size_t k, size_t c0, size_t c1, float *dwt)
 {
 	size_t ck = c * k;
 
 	for (size_t ci = c0; ci < c1; ci++) {
 		size_t o = 0;
 		for (; o + WINO_VW <= k; o += WINO_VW) {
-			const float *src = du + ci * k + o;
+			const float *src = du + ci * rs + o;
 			float *dst = dwt + ci * k + o;
 			WINO_FILTER_GRAD(wvec, ldv, stv);
 		}
 		for (; o < k; o++) {
-			const float *src = du + ci * k + o;
+			const float *src = du + ci * rs + o;
 			float *dst = dwt + ci * k + o;
 			WINO_FILTER_GRAD(float, lds, sts);
 		}

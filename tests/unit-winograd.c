@@ -186,9 +186,11 @@ static double gamma_of(size_t d)
 }
 
 /* Checks the three passes on shape (n, h, w, c, k), every output when
- * there are few, else a sample; *worst gets the largest error / bound. */
+ * there are few, else a sample; *worst gets the largest error / bound.
+ * With via_conv, through conv.c's entry points (which send the shapes
+ * where Winograd pays to it). */
 static int check_shape(const struct mli_kernels *kern, struct mli_pool *pool, const size_t *d,
-		       double *worst)
+		       int via_conv, double *worst)
 {
 	struct mli_conv_shape s;
 	struct mli_buffer ws = { 0 };
@@ -213,9 +215,12 @@ static int check_shape(const struct mli_kernels *kern, struct mli_pool *pool, co
 	fill(y, ny, 7);     /* garbage: every output must be overwritten */
 	fill(dx, nx, 8);
 	fill(dw, nw, 9);
-	if (mli_winograd_forward(kern, pool, &ws, &s, x, w, y) != 0 ||
-	    mli_winograd_backward_data(kern, pool, &ws, &s, g, w, dx) != 0 ||
-	    mli_winograd_backward_weights(kern, pool, &ws, &s, x, g, dw) != 0) {
+	if (via_conv ? mli_conv_forward(kern, pool, &ws, &s, x, w, y) != 0 ||
+		       mli_conv_backward_data(kern, pool, &ws, &s, g, w, dx) != 0 ||
+		       mli_conv_backward_weights(kern, pool, &ws, &s, x, g, dw) != 0 :
+		       mli_winograd_forward(kern, pool, &ws, &s, x, w, y) != 0 ||
+		       mli_winograd_backward_data(kern, pool, &ws, &s, g, w, dx) != 0 ||
+		       mli_winograd_backward_weights(kern, pool, &ws, &s, x, g, dw) != 0) {
 		printf("# a pass failed\n");
 		ok = 0;
 		goto out;
@@ -278,7 +283,7 @@ static void test_winograd_matches_the_direct_convolution(struct tap *tap)
 
 	ASSERT_EQ(mli_pool_create(&pool, 2), 0);
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-		if (!check_shape(kern, pool, shapes[i], &worst)) {
+		if (!check_shape(kern, pool, shapes[i], 0, &worst)) {
 			mli_pool_destroy(pool);
 			TAP_FAIL("table %s, shape %zu", kern->name, i);
 		}
@@ -286,17 +291,43 @@ static void test_winograd_matches_the_direct_convolution(struct tap *tap)
 	printf("# %s: largest error / bound %.3f\n", kern->name, worst);
 }
 
-/* c = k = 256 on 12 images of 14 x 14: 588 tiles, several chunks in
- * every pass (winograd.c takes 256 at a time forward and 512 for the
- * weights); 1, 2 and 3 threads must agree bit for bit. */
-static void test_winograd_is_bit_identical_across_thread_counts(struct tap *tap)
+/* conv.c's dispatch: shapes it sends to Winograd (64 channels or more
+ * and n h w c k >= 2^26; backward-weights in groups, then in shared
+ * chunks), through mli_conv_*, within the same bound. The reference
+ * table keeps the direct convolution: nothing to check there. */
+static void test_conv_dispatch_matches_the_direct_convolution(struct tap *tap)
+{
+	static const size_t big[][5] = { { 8, 32, 32, 64, 128 }, { 4, 16, 16, 256, 256 } };
+	const struct mli_kernels *kern = mli_kernels_select();
+	struct mli_pool *pool;
+	double worst = 0;
+
+	if (strcmp(kern->name, "ref") == 0)
+		return;
+	ASSERT_EQ(mli_pool_create(&pool, 2), 0);
+	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+		if (!check_shape(kern, pool, big[i], 1, &worst)) {
+			mli_pool_destroy(pool);
+			TAP_FAIL("table %s, shape %zu", kern->name, i);
+		}
+	mli_pool_destroy(pool);
+	printf("# %s: largest error / bound %.3f\n", kern->name, worst);
+}
+
+/* Shapes of several chunks in every pass, at 1, 2 and 3 threads, which
+ * must agree bit for bit: c = k = 256 on 12 images of 14 x 13 (588
+ * tiles; forward and backward-data take 56 per thread at a time on
+ * AVX-512, backward-weights shared chunks of 482), and c = k = 64 on
+ * 12 images of 28 x 27 (2352 tiles; backward-weights in 8 groups of 3
+ * chunks). */
+static void check_thread_counts(struct tap *tap, size_t n, size_t h, size_t w_, size_t ch)
 {
 	const struct mli_kernels *kern = mli_kernels_select();
 	struct mli_conv_shape s;
 	size_t nx, nw, ny;
 	float *x, *w, *g, *out[3][3];
 
-	ASSERT_EQ(mli_conv_shape_init(&s, 12, 14, 13, 256, 3, 3, 256, 1), 0);
+	ASSERT_EQ(mli_conv_shape_init(&s, n, h, w_, ch, 3, 3, ch, 1), 0);
 	nx = s.n * s.h * s.w * s.c;
 	nw = 9 * s.c * s.k;
 	ny = s.n * s.h * s.w * s.k;
@@ -330,6 +361,14 @@ static void test_winograd_is_bit_identical_across_thread_counts(struct tap *tap)
 	free(x), free(w), free(g);
 }
 
+static void test_winograd_is_bit_identical_across_thread_counts(struct tap *tap)
+{
+	check_thread_counts(tap, 12, 14, 13, 256);
+	if (tap->current_failed)
+		return;
+	check_thread_counts(tap, 12, 28, 27, 64);
+}
+
 static void test_winograd_refuses_other_shapes(struct tap *tap)
 {
 	const struct mli_kernels *kern = mli_kernels_select();
@@ -358,6 +397,7 @@ int main(void)
 		if (tables_use(&tb, i)) {
 			RUN(test_winograd_matches_the_direct_convolution);
 			RUN(test_winograd_is_bit_identical_across_thread_counts);
+			RUN(test_conv_dispatch_matches_the_direct_convolution);
 		}
 	/* The reference table's transforms, which conv.c never dispatches
 	 * to but which are the portable build's. */
