@@ -3,7 +3,7 @@
  *   kernels-run [THREADS [REPS [LAYER]]]
  *
  * With LAYER, only the convolutions whose names contain it are run
- * ("bn": only batch norm).
+ * ("bn": only batch norm; "gemm": only the GEMMs).
  * Prints, in one run and at one thread count: the peak of an FMA loop
  * of our own (per thread, all threads at once); mli_sgemm on square
  * sizes and on the fully connected layer, beside OpenBLAS sgemm on the
@@ -354,10 +354,12 @@ int main(int argc, char **argv)
 	const size_t cap = (size_t)64 << 20;
 	double tot_mli[3] = { 0 }, tot_blas[3] = { 0 }, tot_flop[3] = { 0 }, tot_peak[3] = { 0 };
 	const char *only;
+	int gemms;
 
 	b.threads = argc > 1 ? atoi(argv[1]) : 0;
 	b.reps = argc > 2 ? atoi(argv[2]) : 5;
 	only = argc > 3 ? argv[3] : NULL;
+	gemms = !only || strcmp(only, "gemm") == 0;
 	if (b.reps < 1)
 		b.reps = 1;
 	b.kern = mli_kernels_select();
@@ -407,7 +409,7 @@ int main(int argc, char **argv)
 	printf("\n(%%pk: against the FMA peak measured between the timed runs; mli/BLAS: median of\n"
 	       " the speed ratios of back-to-back pairs, so both sides of a pair met the same load)\n");
 	printf("\n%-28s %9s %5s %9s %6s\n", "GEMM m x n x k", "mli GF/s", "%pk", "BLAS GF/s", "mli/BLAS");
-	for (size_t i = 0; !only && i < sizeof squares / sizeof squares[0]; i++) {
+	for (size_t i = 0; gemms && i < sizeof squares / sizeof squares[0]; i++) {
 		size_t s = squares[i];
 		double g, o;
 		char name[64];
@@ -416,13 +418,17 @@ int main(int argc, char **argv)
 		printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", name, g, 100 * g / b.local_peak, o, b.ratio);
 	}
 	{
-		/* The classifier: 2048 features to 11,166 classes at batch 32. */
+		/* The classifier: 2048 features to 11,166 classes at batch 32
+		 * (ML-Images), and to ImageNet's 1000 (fine-tuning). */
 		static const struct { const char *name; int ta, tb; size_t m, n, k; } fc[] = {
 			{ "fc fwd 32x11166x2048", 0, 0, BATCH, 11166, 2048 },
 			{ "fc bwd-data 32x2048x11166", 0, 1, BATCH, 2048, 11166 },
 			{ "fc bwd-wt 2048x11166x32", 1, 0, 2048, 11166, BATCH },
+			{ "fc fwd 32x1000x2048", 0, 0, BATCH, 1000, 2048 },
+			{ "fc bwd-data 32x2048x1000", 0, 1, BATCH, 2048, 1000 },
+			{ "fc bwd-wt 2048x1000x32", 1, 0, 2048, 1000, BATCH },
 		};
-		for (size_t i = 0; !only && i < 3; i++) {
+		for (size_t i = 0; gemms && i < sizeof fc / sizeof fc[0]; i++) {
 			double g, o;
 			gemm_pair(&b, fc[i].ta, fc[i].tb, fc[i].m, fc[i].n, fc[i].k, &g, &o);
 			printf("%-28s %9.1f %5.0f %9.1f %6.2f\n", fc[i].name, g, 100 * g / b.local_peak, o,
@@ -430,18 +436,20 @@ int main(int argc, char **argv)
 		}
 	}
 
-	printf("\nResNet-101 convolutions, batch %d (x: times in the network)\n", BATCH);
-	printf("%-26s %3s | %-17s | %-17s | %-17s\n", "", "", "forward", "backward-data",
-	       "backward-weights");
-	printf("%-26s %3s | %5s %4s %6s | %5s %4s %6s | %5s %4s %6s\n", "layer", "x", "GF/s", "%pk",
-	       "/BLAS", "GF/s", "%pk", "/BLAS", "GF/s", "%pk", "/BLAS");
+	if (!(only && gemms)) {
+		printf("\nResNet-101 convolutions, batch %d (x: times in the network)\n", BATCH);
+		printf("%-26s %3s | %-17s | %-17s | %-17s\n", "", "", "forward", "backward-data",
+		       "backward-weights");
+		printf("%-26s %3s | %5s %4s %6s | %5s %4s %6s | %5s %4s %6s\n", "layer", "x", "GF/s",
+		       "%pk", "/BLAS", "GF/s", "%pk", "/BLAS", "GF/s", "%pk", "/BLAS");
+	}
 	for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
 		const struct layer *l = &layers[i];
 		struct conv_arg c = { .b = &b };
 		size_t m, kd;
 		double flop;
 
-		if (only && !strstr(l->name, only))
+		if ((only && !strstr(l->name, only)) || (only && gemms))
 			continue;
 		mli_conv_shape_init(&c.s, BATCH, l->h, l->h, l->c, l->kk, l->kk, l->k, l->stride);
 		m = BATCH * c.s.oh * c.s.ow;
