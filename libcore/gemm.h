@@ -15,11 +15,14 @@
  * rows; gemm.c says why), packed otherwise, or made by a loader
  * (mli_sgemm_loaded: the implicit GEMM of the convolutions); the kernel
  * table's micro-kernel multiplies one MR-strip by one NR-strip into an
- * MR x NR tile of C held in registers. Threads take contiguous ranges of
- * C's rows or columns (whichever dimension has more micro-tiles), from
- * the shape and the thread count alone; every element of C is summed in
- * the same order whatever the thread count, so results are bit-identical
- * across thread counts for a given kernel table. */
+ * MR x NR tile of C held in registers. When m is small against n (a
+ * classifier at batch 32: m 32, n 1000..11166), mli_sgemm computes C^T =
+ * op(B)^T op(A)^T instead, with the tiles stored transposed: the same
+ * sums in the same order, so the same bits. Threads take contiguous
+ * ranges of C's rows or columns (gemm.c says which), from the shape and
+ * the thread count alone; every element of C is summed in the same
+ * order whatever the thread count, so results are bit-identical across
+ * thread counts for a given kernel table. */
 #ifndef MLI_GEMM_H
 #define MLI_GEMM_H
 

@@ -1,7 +1,8 @@
 /* unit-kernels.c: every kernel of every table this CPU runs against the
  * reference, on odd sizes, and the MLI_KERNELS override. u8_to_f32 must
  * match bit for bit; the SGEMM micro-kernels match a double-precision
- * product to rounding, in both A layouts, storing and accumulating,
+ * product to rounding, in the three A layouts gemm.c passes (rows,
+ * packed, transposed in place), storing and accumulating,
  * without touching C beyond the tile. (The batch-norm row kernels are
  * checked in unit-nn.c, GEMM and convolutions in unit-gemm.c and
  * unit-conv.c, each for every table.) */
@@ -55,27 +56,32 @@ static void test_u8_to_f32_matches_the_reference(struct tap *tap)
 }
 
 /* One micro-kernel call: an mr x kc strip of A, row layout (a_rs = lda,
- * a_cs = 1) or packed (a_rs = 1, a_cs = mr), times a packed kc x nr B,
+ * a_cs = 1), packed (a_rs = 1, a_cs = mr; packed 1) or a transposed A
+ * read in place (a_rs = 1, a_cs = mr + 9; packed 2, as gemm.c's
+ * transposed classifier products pass it), times a packed kc x nr B,
  * stored into or added onto c (row stride ldc = nr + 3, the padding
  * columns must stay untouched). */
 static int check_ukr(const struct mli_kernels *k, size_t kc, int packed, int accumulate)
 {
 	size_t mr = k->sgemm_mr, nr = k->sgemm_nr, lda = kc + 5, ldc = nr + 3;
-	float *a = malloc(mr * lda * sizeof *a), *ap = malloc(mr * kc * sizeof *ap + 1);
+	size_t acs = packed == 2 ? mr + 9 : mr;
+	float *a = malloc(mr * lda * sizeof *a), *ap = malloc(acs * kc * sizeof *ap + 1);
 	float *b = malloc(kc * nr * sizeof *b + 1), *c = malloc(mr * ldc * sizeof *c);
 	int ok = 1;
 
 	for (size_t i = 0; i < mr * lda; i++)
 		a[i] = (float)((i * 7919) % 201) / 100.0f - 1.0f;
+	for (size_t i = 0; i < acs * kc; i++)
+		ap[i] = NAN;  /* the gaps of the transposed layout are never read */
 	for (size_t r = 0; r < mr; r++)
 		for (size_t p = 0; p < kc; p++)
-			ap[p * mr + r] = a[r * lda + p];
+			ap[p * acs + r] = a[r * lda + p];
 	for (size_t i = 0; i < kc * nr; i++)
 		b[i] = (float)((i * 104729) % 197) / 98.0f - 1.0f;
 	for (size_t i = 0; i < mr * ldc; i++)
 		c[i] = (float)(i % 13) - 6.0f;
 	if (packed)
-		k->sgemm_ukr(kc, ap, 1, mr, b, c, ldc, accumulate);
+		k->sgemm_ukr(kc, ap, 1, acs, b, c, ldc, accumulate);
 	else
 		k->sgemm_ukr(kc, a, lda, 1, b, c, ldc, accumulate);
 	for (size_t r = 0; r < mr && ok; r++)
@@ -109,8 +115,8 @@ static void test_sgemm_micro_kernels_match_double_precision(struct tap *tap)
 	tables(t);
 	for (size_t ti = 0; t[ti]; ti++)
 		for (size_t i = 0; i < sizeof kcs / sizeof kcs[0]; i++)
-			for (int v = 0; v < 4; v++)
-				if (!check_ukr(t[ti], kcs[i], v & 1, v >> 1))
+			for (int v = 0; v < 6; v++)
+				if (!check_ukr(t[ti], kcs[i], v % 3, v / 3))
 					TAP_FAIL("table %s", t[ti]->name);
 }
 
