@@ -19,6 +19,17 @@
  *
  * Method, chosen per shape by measurement on Zen 5 (bench/kernels;
  * figures in bench/RESULTS.md):
+ *   - 3x3 stride 1 (SAME) with at least 64 channels on each side and
+ *     n*h*w*c*k >= 2^26, all three passes: Winograd F(2x2, 3x3)
+ *     (winograd.h), 2.25 times fewer multiplies. Against the implicit
+ *     GEMM below, two threads, batch 32, CPU time on a loaded machine
+ *     (bench/winograd-run): forward 1.15-1.8x, backward-data 1.3-2x,
+ *     backward-weights 1.3-1.45x on ResNet's 64@56, 128@28, 256@14 and
+ *     512@7 (least at 7x7, where 16 tiles cover 49 pixels). Narrower or
+ *     smaller layers (the tests' small networks: 32@28, 64@14) came out
+ *     0.75-1.0x and stay below; 16@56 won 1.2-1.4x but is under the
+ *     channel floor, which keeps the rule one of shape class. The
+ *     reference table never takes it: it is the tests' oracle.
  *   - 1x1 stride 1: the activations are already the GEMM operand:
  *     forward (n*h*w, c) x (c, k); backward-data dy x wt^T;
  *     backward-weights x^T dy. Plain mli_sgemm, A read in place.

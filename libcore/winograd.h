@@ -18,32 +18,44 @@
  *                     of each 4 x 4 swapped (G J = P G, J the 3 x 3
  *                     reversal, P the swap of rows 0 and 3), so
  *                     dV[xi] (tiles, c) = dM[xi] (tiles, k) x U[P xi]^T.
- *                     This is the adjoint computation the same number of
- *                     multiplies costs, without the overlapping tiles of
- *                     dx = B dV B^T to gather.
+ *                     This costs the multiplies of the adjoint
+ *                     (dV = dM U^T, dx = B dV B^T) without gathering
+ *                     dx from overlapping tiles.
  *   backward-weights: dU[xi] (c, k) = sum over tiles of V[xi]^T dM[xi],
  *                     dM = A dY A^T, then dg = G^T dU G.
- * so 16 GEMMs (mli_sgemm, the kernel table's micro-kernel) replace the
- * 36 multiplies per tile and channel pair by 16: 2.25 times fewer, less
+ * so 16 matrix products (the kernel table's SGEMM micro-kernel, driven
+ * here: U is packed once per call in its strip layout) replace the 36
+ * multiplies per tile and channel pair by 16: 2.25 times fewer, less
  * the tiles' waste on odd sizes (7x7 takes 16 tiles for 49 pixels: 1.7
  * times fewer). The transforms (kernels.h, wino_*) are adds only,
  * vectorised over the channels.
  *
- * Tiles are taken in chunks of a fixed number (from the shape alone,
- * never the thread count), in order; transforms split a chunk's tiles
- * over the threads, each GEMM splits its rows or columns (gemm.h), and
- * backward-weights adds the chunks' products in chunk order: results are
- * bit-identical at any thread count.
+ * Threads and determinism: forward and backward-data give each thread a
+ * contiguous run of tiles, which it takes through the input transform,
+ * the 16 products and the output transform a chunk at a time in its own
+ * scratch (one pool barrier per call: see winograd.c for why); a tile's
+ * result does not depend on which thread or chunk holds it.
+ * Backward-weights sums over tiles, so the order is fixed from the shape
+ * alone: with few channels, 8 fixed groups of tiles each summed into
+ * its own dU, the groups added in order; otherwise shared chunks whose
+ * products are split over the threads by output strip, added chunk
+ * after chunk. Results are bit-identical at any thread count.
  *
- * Work space (ws, kept by the caller; grown, never shrunk): 16 c k
- * floats for U (or dU), max(c, k) zeros, and one chunk of transformed
- * tiles, 16 T (c + k) floats, where T is chunk_tiles() in winograd.c:
- * about 8 MiB of tiles for the forward and backward-data (T = 8 MiB /
- * (64 (c + k)) bytes, at least 128 tiles and at most the batch's), and
- * up to 16 MiB for backward-weights. For ResNet-50/101 at batch 32 the
- * largest is the 512-channel stage: U takes 16 MiB and the tiles 16 MiB,
- * 32 MiB in all (the implicit GEMM's backward-data needed 9 MiB of
- * turned filter there).
+ * Memory (mli_winograd_ws_bytes gives the work space exactly). The work
+ * space ws holds the transformed filter packed for the micro-kernel,
+ * 16 c k floats (rounded up to the kernel's tile width), and for
+ * backward-data also the turned filter, 9 c k floats; backward-weights
+ * holds dU, 16 c k, times 8 groups when that stays within 16 MiB, or
+ * else once plus a 16 MiB shared chunk of transformed tiles. For
+ * ResNet-50/101 the largest is the 512-channel stage: 16 MiB forward,
+ * 25 MiB backward-data, 32 MiB backward-weights (the implicit GEMM's
+ * backward-data kept 9 MiB of turned filter there). The pool's
+ * per-thread scratch holds a thread's chunk, about 1 MiB (at least 4
+ * micro-kernel strips of tiles: 3.6 MiB at 512 channels), where
+ * mli_sgemm keeps 2.5 MiB with the AVX-512 table. Nothing is allocated
+ * per call once the buffers have grown to the largest layer. Measured:
+ * mli-train --arch resnet50 at batch 32 peaked 10-20 MiB higher (of
+ * 2.2 GiB).
  *
  * Accuracy: F(2x2, 3x3)'s transforms have entries 0, +-1 and +-1/2, so
  * the result differs from the direct sum by a few units in the last
