@@ -28,6 +28,7 @@ struct gemm_job {
 	size_t c_rs, c_cs;  /* C(i, j) = c[i * c_rs + j * c_cs]; c_cs is 1 unless transposed */
 	int split_rows;     /* threads split C's rows (else its columns) */
 	int pack_a;         /* copy A into strips (else read it in place) */
+	int copy_a;         /* copy row-major A's rows kc + 16 apart */
 	const struct mli_sgemm_a_loader *load;  /* A made block by block */
 };
 
@@ -170,6 +171,22 @@ static int want_transposed(const struct mli_kernels *kern, int trans_b, size_t m
 	return m <= 3 * kern->sgemm_nr && n >= 4 * m && (trans_b || m > kern->sgemm_mr);
 }
 
+/* Whether mr rows lda floats apart fall into so few sets of a 64-set
+ * L1 (48 KiB, 12 ways, 64-byte lines) that a strip read in place evicts
+ * its own lines: more than 7 in one set (lda a multiple of 1024 floats,
+ * or 3 x 1024, ...). */
+static int rows_crowd_l1(size_t lda, size_t mr)
+{
+	unsigned count[64] = { 0 }, most = 0;
+
+	for (size_t r = 0; r < mr; r++) {
+		unsigned *c = &count[(r * lda * sizeof(float) / 64) % 64];
+		if (++*c > most)
+			most = *c;
+	}
+	return most > 7;
+}
+
 /* Scales rows [i0, i1) x columns [j0, j1) of C by beta (beta != 0, 1). */
 static void scale_c(const struct gemm_job *j, size_t i0, size_t i1, size_t j0, size_t j1)
 {
@@ -239,6 +256,13 @@ static void gemm_block(const struct gemm_job *j, float *scratch, size_t i0, size
 					ab = lb;
 				} else if (j->pack_a) {
 					pack_a(ap, j, ic, mc, pc, kc, mr);
+				} else if (j->copy_a) {
+					for (size_t i = 0; i < mc; i++)
+						memcpy(lb + i * (kc + 16), j->a + (ic + i) * j->a_rs + pc,
+						       kc * sizeof *lb);
+					ab = lb;
+					ab_rs = kc + 16;
+					ab_cs = 1;
 				} else {
 					ab = j->a + ic * j->a_rs + pc * j->a_cs;
 					ab_rs = j->a_rs;
@@ -256,7 +280,7 @@ static void gemm_block(const struct gemm_job *j, float *scratch, size_t i0, size
 							as = ab + ir * ab_rs;
 							as_rs = ab_rs;
 							as_cs = ab_cs;
-							if (!j->load && jr == 0 && ir + 2 * mr <= mc)
+							if (!j->load && !j->copy_a && jr == 0 && ir + 2 * mr <= mc)
 								prefetch_strip(as + mr * as_rs, as_rs, as_cs, mr, kc);
 						} else if (ab && jr == 0) {
 							pack_strip(ap + ir * kc, ab + ir * ab_rs, ab_rs, ab_cs, rows,
@@ -399,10 +423,15 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 	 * took, and in place 32 x 11166 x 2048 ran 1.3x faster (115 -> 150
 	 * GF/s on one core).
 	 * Row-major A whose 14 rows fall into one L1 set (lda a multiple of
-	 * 1024 floats) was packed too when n >= 128, to no gain on the
-	 * squares 1024^3..3072^3 and 10-15% lost on the 1x1 convolutions
-	 * with 1024 or 2048 channels (one core, CPU time, 2026-11-26): the
-	 * strip's rows come from L2 fast enough, so it is read in place. */
+	 * 1024 floats) costs the micro-kernel 5% (250 against 263 GF/s, A
+	 * and B in L2). Packing such A (a transpose) when n >= 128 gained
+	 * nothing on the squares 1024^3..3072^3 and lost 10-15% on the 1x1
+	 * convolutions with 1024 or 2048 channels; copying its rows kc + 16
+	 * floats apart (a memcpy per row, into the loader's buffer) gains
+	 * 1-3% on those squares but still lost 2-5% on the convolutions
+	 * (n 256, 512), so it is done from n 1024 on (one core, CPU time,
+	 * 2026-11-26). */
 	j.pack_a = alpha != 1.0f || (trans_a && lda >= 512 && n > 3 * kern->sgemm_nr);
+	j.copy_a = !j.pack_a && !trans_a && n >= 1024 && rows_crowd_l1(lda, kern->sgemm_mr);
 	return run_gemm(&j);
 }

@@ -165,15 +165,32 @@ static void test_sgemm_matches_double_precision(struct tap *tap)
 	mli_pool_destroy(pool);
 }
 
+/* Row-major A with rows 1024 floats apart against a C 1024 wide: rows
+ * that share one L1 set, which gemm.c copies (for 14-row tiles) before
+ * the micro-kernel reads them; storing and accumulating. */
+static void test_sgemm_with_rows_in_one_cache_set(struct tap *tap)
+{
+	const struct mli_kernels *k = mli_kernels_select();
+	struct mli_pool *pool;
+
+	ASSERT_EQ(mli_pool_create(&pool, 2), 0);
+	if (!check_gemm(tap, k, pool, 0, 0, 99, 1024, 1021, 1.0f, 0.0f) ||
+	    !check_gemm(tap, k, pool, 0, 0, 99, 1024, 1021, 1.0f, 1.0f)) {
+		mli_pool_destroy(pool);
+		TAP_FAIL("table %s", k->name);
+	}
+	mli_pool_destroy(pool);
+}
+
 static void test_sgemm_is_bit_identical_across_thread_counts(struct tap *tap)
 {
 	/* A tall and a wide shape, so that both the row split and the
 	 * column split run; a batch of 32 against a wide C (computed as
 	 * C^T, its rows split); rows of A 1024 floats apart. */
 	static const size_t dims[][3] = { { 203, 37, 701 }, { 11, 301, 333 }, { 32, 2100, 300 },
-					   { 100, 140, 1021 } };
+					   { 100, 1030, 1024 } };
 	const struct mli_kernels *k = mli_kernels_select();
-	size_t cap = 2100 * 300 + 140 * 1024;
+	size_t cap = 2100 * 300 + 1030 * 1024;
 	float *a = malloc(cap * sizeof *a), *b = malloc(cap * sizeof *b);
 	float *c1 = malloc(cap * sizeof *c1), *c = malloc(cap * sizeof *c);
 	struct mli_pool *pools[3];
@@ -214,6 +231,7 @@ int main(void)
 	for (size_t i = 0; i < TABLES; i++)
 		if (tables_use(&tb, i)) {
 			RUN(test_sgemm_matches_double_precision);
+			RUN(test_sgemm_with_rows_in_one_cache_set);
 			RUN(test_sgemm_is_bit_identical_across_thread_counts);
 		}
 	return tap_done(tap);
