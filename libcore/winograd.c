@@ -12,11 +12,20 @@
  * each time, and the pass took 2-40 times its quiet time, where the
  * implicit GEMM (one barrier) lost a few per cent.
  *
- * Backward-weights sums over all tiles, so threads cannot own tiles
- * (the order of the sum would follow the thread count): per chunk, one
- * task transforms the chunk's tiles (split over the threads), a second
+ * Backward-weights sums over all tiles, so threads cannot own runs of
+ * tiles that follow the thread count (the order of the sum would
+ * follow it too). With few channels the tiles are cut into 8 fixed
+ * groups, each summed by one thread into its own dU, a chunk at a time
+ * in L2, and the 8 are added in order at the end (3 barriers a call).
+ * With many, dU is too big to keep 8 of: per shared chunk, one task
+ * transforms the chunk's tiles (split over the threads), a second
  * multiplies, each thread owning whole output strips (an element xi and
- * NR columns of dU), and dU is added to chunk after chunk in order. */
+ * NR columns of dU), and dU is added to chunk after chunk in order.
+ *
+ * The products call the kernel table's SGEMM micro-kernel directly, with
+ * A read in place (V's rows, or its columns for V^T) and B packed in
+ * gemm.c's strip layout, so that no mli_sgemm (and no barrier of its
+ * own) runs inside a pool task. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,9 +133,9 @@ static void plan_init(struct plan *p, const struct mli_kernels *kern,
 	}
 }
 
-/* Per-thread scratch: a chunk's V and M (forward, backward-data), or a
- * packed B strip and A edge strip (backward-weights), and the block of
- * transformed filter rows being packed. */
+/* Per-thread scratch: a chunk's V and M (forward, backward-data, and
+ * backward-weights in groups) and for backward-weights a packed strip
+ * of dM, or the block of transformed filter rows being packed. */
 static size_t thread_floats(const struct plan *p, int pass)
 {
 	const struct mli_kernels *kern = p->kern;
