@@ -22,10 +22,12 @@
  *   - 3x3 stride 1 (SAME) with at least 64 channels on each side and
  *     n*h*w*c*k >= 2^26, all three passes: Winograd F(2x2, 3x3)
  *     (winograd.h), 2.25 times fewer multiplies. Against the implicit
- *     GEMM below, two threads, batch 32, CPU time on a loaded machine
- *     (bench/winograd-run): forward 1.15-1.8x, backward-data 1.3-2x,
- *     backward-weights 1.3-1.45x on ResNet's 64@56, 128@28, 256@14 and
- *     512@7 (least at 7x7, where 16 tiles cover 49 pixels). Narrower or
+ *     GEMM below, two threads, batch 32, medians of 9 on a loaded
+ *     machine (bench/winograd-run, CPU and wall time alike): forward
+ *     1.6x, 1.55-2.05x, 2.0-2.15x and 1.2-1.3x on ResNet's 64@56,
+ *     128@28, 256@14 and 512@7 (least at 7x7, where 16 tiles cover 49
+ *     pixels), backward-data about the same, backward-weights
+ *     1.2-1.55x; with the AVX2 table 1.3-2.0x. Narrower or
  *     smaller layers (the tests' small networks: 32@28, 64@14) came out
  *     0.75-1.0x and stay below; 16@56 won 1.2-1.4x but is under the
  *     channel floor, which keeps the rule one of shape class. The
