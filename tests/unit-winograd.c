@@ -3,8 +3,9 @@
  * and channel counts that are not multiples of the vector width, for
  * every kernel table (the reference one included: conv.c never sends it
  * here, but its transforms are the portable code); bit-identical results
- * at 1, 2 and 3 threads on a shape of several chunks; and conv.c's
- * dispatch giving the same answer as the direct path within the bound.
+ * at 1, 2 and 3 threads on shapes of several chunks; conv.c's dispatch
+ * giving the same answer as the direct path within the bound; and the
+ * work space each pass takes being what mli_winograd_ws_bytes says.
  *
  * The bound. Every operation rounds with a relative error of at most
  * u = 2^-24, and none cancels more than the sum of its operands'
@@ -369,6 +370,42 @@ static void test_winograd_is_bit_identical_across_thread_counts(struct tap *tap)
 	check_thread_counts(tap, 12, 28, 27, 64);
 }
 
+/* Each pass grows ws to what mli_winograd_ws_bytes says (rounded up to
+ * pages by mli_buffer_reserve), and no further on a second call. */
+static void test_work_space_is_as_stated(struct tap *tap)
+{
+	const struct mli_kernels *kern = mli_kernels_select();
+	static const size_t dims[][2] = { { 64, 128 }, { 256, 256 } };
+	struct mli_pool *pool;
+
+	ASSERT_EQ(mli_pool_create(&pool, 2), 0);
+	for (size_t d = 0; d < 2; d++) {
+		struct mli_conv_shape s;
+		size_t c = dims[d][0], k = dims[d][1];
+		ASSERT_EQ(mli_conv_shape_init(&s, 2, 9, 8, c, 3, 3, k, 1), 0);
+		size_t nx = s.n * s.h * s.w * c, ny = s.n * s.h * s.w * k;
+		float *x = calloc(nx, sizeof *x), *y = calloc(ny, sizeof *y);
+		float *w = calloc(9 * c * k, sizeof *w);
+		for (int pass = 0; pass < 3; pass++) {
+			struct mli_buffer ws = { 0 };
+			size_t want = (mli_winograd_ws_bytes(kern, &s, pass) + 4095) & ~(size_t)4095;
+			for (int twice = 0; twice < 2; twice++) {
+				int rc = pass == 0 ? mli_winograd_forward(kern, pool, &ws, &s, x, w, y) :
+					 pass == 1 ? mli_winograd_backward_data(kern, pool, &ws, &s, y, w, x) :
+						     mli_winograd_backward_weights(kern, pool, &ws, &s, x, y, w);
+				if (rc != 0 || ws.bytes != want) {
+					printf("# c %zu k %zu pass %d: rc %d, ws %zu bytes, said %zu\n", c, k,
+					       pass, rc, ws.bytes, want);
+					tap->current_failed = 1;
+				}
+			}
+			mli_buffer_free(&ws);
+		}
+		free(x), free(y), free(w);
+	}
+	mli_pool_destroy(pool);
+}
+
 static void test_winograd_refuses_other_shapes(struct tap *tap)
 {
 	const struct mli_kernels *kern = mli_kernels_select();
@@ -398,6 +435,7 @@ int main(void)
 			RUN(test_winograd_matches_the_direct_convolution);
 			RUN(test_winograd_is_bit_identical_across_thread_counts);
 			RUN(test_conv_dispatch_matches_the_direct_convolution);
+			RUN(test_work_space_is_as_stated);
 		}
 	/* The reference table's transforms, which conv.c never dispatches
 	 * to but which are the portable build's. */
