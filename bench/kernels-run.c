@@ -256,7 +256,7 @@ static void bn_run(void *arg)
 		rc = mli_bn_forward_train(b->kern, b->pool, a->rows, a->c, b->a, a->gamma, a->beta,
 					  1e-5f, 1, b->c, a->mean, a->istd, NULL, NULL, 0, &b->bn_ws);
 	else if (a->pass == 1)
-		rc = mli_bn_backward(b->kern, b->pool, a->rows, a->c, b->a, b->c, b->b, a->gamma,
+		rc = mli_bn_backward(b->kern, b->pool, a->rows, a->c, b->a, b->b, a->gamma, a->beta,
 				     a->mean, a->istd, 1, b->b, a->dg, a->db, &b->bn_ws);
 	else
 		memcpy(b->c, b->a, a->rows * a->c * sizeof(float));

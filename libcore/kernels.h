@@ -52,16 +52,20 @@ struct mli_kernels {
 	/* y = x * scale[j] + shift[j], then max(., 0) when relu (y may be x). */
 	void (*scale_shift)(const float *x, float *y, size_t rows, size_t c, const float *scale,
 			    const float *shift, int relu);
-	/* With g = dy, or 0 where y <= 0 when y is not NULL (the ReLU after
-	 * the norm), and xh = (x - mean[j]) * inv_std[j]:
+	/* With g = dy, or 0 where the ReLU after the norm gave 0 when scale
+	 * is not NULL (where x * scale[j] + shift[j] <= 0, computed as
+	 * scale_shift computes it: the mask comes from x, so the norm's
+	 * output need not be read), and xh = (x - mean[j]) * inv_std[j]:
 	 * sum_g[j] = sum of g; sum_gxh[j] = sum of g * xh. */
-	void (*bn_grad_sums)(const float *x, const float *y, const float *dy, size_t rows, size_t c,
-			     const float *mean, const float *inv_std, float *sum_g, float *sum_gxh);
+	void (*bn_grad_sums)(const float *x, const float *scale, const float *shift,
+			     const float *dy, size_t rows, size_t c, const float *mean,
+			     const float *inv_std, float *sum_g, float *sum_gxh);
 	/* dx = (gamma[j] * inv_std[j]) * ((g - mean_g[j]) - xh * mean_gxh[j]),
 	 * g and xh as above (dx may be dy). */
-	void (*bn_grad_dx)(const float *x, const float *y, const float *dy, float *dx, size_t rows,
-			   size_t c, const float *mean, const float *inv_std, const float *gamma,
-			   const float *mean_g, const float *mean_gxh);
+	void (*bn_grad_dx)(const float *x, const float *scale, const float *shift, const float *dy,
+			   float *dx, size_t rows, size_t c, const float *mean,
+			   const float *inv_std, const float *gamma, const float *mean_g,
+			   const float *mean_gxh);
 	/* y[i] = max(x[i], 0); dx[i] = y[i] > 0 ? dy[i] : 0; y[i] = a[i] + b[i]. */
 	void (*relu)(const float *x, float *y, size_t n);
 	void (*relu_grad)(const float *y, const float *dy, float *dx, size_t n);

@@ -180,16 +180,21 @@ void mli__scale_shift_avx2(const float *x, float *y, size_t rows, size_t c, cons
 	}
 }
 
-/* g: dy masked by y > 0 when y is not NULL. */
-static inline __m256 masked_grad(const float *y, const float *dy, size_t i)
+/* g: dy, zeroed where x * scale + shift <= 0 (as scale_shift computes
+ * it) when scale is not NULL; i indexes the tensor, j the channels. */
+static inline __m256 masked_grad(const float *x, const float *scale, const float *shift,
+				 const float *dy, size_t i, size_t j)
 {
 	__m256 g = _mm256_loadu_ps(dy + i);
-	if (!y)
+	if (!scale)
 		return g;
-	return _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(y + i), _mm256_setzero_ps(), _CMP_GT_OQ), g);
+	__m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(scale + j)),
+				 _mm256_loadu_ps(shift + j));
+	return _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), g);
 }
 
-void mli__bn_grad_sums_avx2(const float *x, const float *y, const float *dy, size_t rows, size_t c,
+void mli__bn_grad_sums_avx2(const float *x, const float *scale, const float *shift,
+			      const float *dy, size_t rows, size_t c,
 			    const float *mean, const float *inv_std, float *sum_g, float *sum_gxh)
 {
 	size_t c8 = c & ~(size_t)7;
@@ -199,7 +204,7 @@ void mli__bn_grad_sums_avx2(const float *x, const float *y, const float *dy, siz
 	for (size_t r = 0; r < rows; r++) {
 		for (size_t j = 0; j < c8; j += 8) {
 			size_t i = r * c + j;
-			__m256 g = masked_grad(y, dy, i);
+			__m256 g = masked_grad(x, scale, shift, dy, i, j);
 			__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(mean + j)),
 						  _mm256_loadu_ps(inv_std + j));
 			_mm256_storeu_ps(sum_g + j, _mm256_add_ps(_mm256_loadu_ps(sum_g + j), g));
@@ -208,7 +213,8 @@ void mli__bn_grad_sums_avx2(const float *x, const float *y, const float *dy, siz
 		}
 		for (size_t j = c8; j < c; j++) {
 			size_t i = r * c + j;
-			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float m = scale ? x[i] * scale[j] : 0.0f;
+			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
 			float d = x[i] - mean[j], xh = d * inv_std[j], gx = g * xh;
 			sum_g[j] += g;
 			sum_gxh[j] += gx;
@@ -216,7 +222,8 @@ void mli__bn_grad_sums_avx2(const float *x, const float *y, const float *dy, siz
 	}
 }
 
-void mli__bn_grad_dx_avx2(const float *x, const float *y, const float *dy, float *dx, size_t rows,
+void mli__bn_grad_dx_avx2(const float *x, const float *scale, const float *shift,
+			    const float *dy, float *dx, size_t rows,
 			  size_t c, const float *mean, const float *inv_std, const float *gamma,
 			  const float *mean_g, const float *mean_gxh)
 {
@@ -225,7 +232,7 @@ void mli__bn_grad_dx_avx2(const float *x, const float *y, const float *dy, float
 	for (size_t r = 0; r < rows; r++) {
 		for (size_t j = 0; j < c8; j += 8) {
 			size_t i = r * c + j;
-			__m256 g = masked_grad(y, dy, i);
+			__m256 g = masked_grad(x, scale, shift, dy, i, j);
 			__m256 is = _mm256_loadu_ps(inv_std + j);
 			__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(mean + j)), is);
 			__m256 t = _mm256_mul_ps(xh, _mm256_loadu_ps(mean_gxh + j));
@@ -235,7 +242,8 @@ void mli__bn_grad_dx_avx2(const float *x, const float *y, const float *dy, float
 		}
 		for (size_t j = c8; j < c; j++) {
 			size_t i = r * c + j;
-			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float m = scale ? x[i] * scale[j] : 0.0f;
+			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
 			float d = x[i] - mean[j], xh = d * inv_std[j];
 			float t = xh * mean_gxh[j], u = g - mean_g[j], k = gamma[j] * inv_std[j];
 			dx[i] = k * (u - t);
@@ -258,7 +266,9 @@ void mli__relu_grad_avx2(const float *y, const float *dy, float *dx, size_t n)
 	size_t i = 0;
 
 	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(dx + i, masked_grad(y, dy, i));
+		_mm256_storeu_ps(dx + i, _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(y + i),
+								     _mm256_setzero_ps(), _CMP_GT_OQ),
+						       _mm256_loadu_ps(dy + i)));
 	for (; i < n; i++)
 		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }

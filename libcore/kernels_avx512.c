@@ -189,17 +189,21 @@ void mli__scale_shift_avx512(const float *x, float *y, size_t rows, size_t c, co
 	}
 }
 
-/* g: dy, zeroed where y <= 0 when y is not NULL. */
-static inline __m512 masked_grad(const float *y, const float *dy, size_t i)
+/* g: dy, zeroed where x * scale + shift <= 0 (as scale_shift computes
+ * it) when scale is not NULL; i indexes the tensor, j the channels. */
+static inline __m512 masked_grad(const float *x, const float *scale, const float *shift,
+				 const float *dy, size_t i, size_t j)
 {
 	__m512 g = _mm512_loadu_ps(dy + i);
-	if (!y)
+	if (!scale)
 		return g;
-	return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), _mm512_setzero_ps(),
-						      _CMP_GT_OQ), g);
+	__m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(scale + j)),
+				 _mm512_loadu_ps(shift + j));
+	return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), g);
 }
 
-void mli__bn_grad_sums_avx512(const float *x, const float *y, const float *dy, size_t rows,
+void mli__bn_grad_sums_avx512(const float *x, const float *scale, const float *shift,
+			      const float *dy, size_t rows,
 			      size_t c, const float *mean, const float *inv_std, float *sum_g,
 			      float *sum_gxh)
 {
@@ -210,7 +214,7 @@ void mli__bn_grad_sums_avx512(const float *x, const float *y, const float *dy, s
 	for (size_t r = 0; r < rows; r++) {
 		for (size_t j = 0; j < c16; j += 16) {
 			size_t i = r * c + j;
-			__m512 g = masked_grad(y, dy, i);
+			__m512 g = masked_grad(x, scale, shift, dy, i, j);
 			__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(mean + j)),
 						  _mm512_loadu_ps(inv_std + j));
 			_mm512_storeu_ps(sum_g + j, _mm512_add_ps(_mm512_loadu_ps(sum_g + j), g));
@@ -219,7 +223,8 @@ void mli__bn_grad_sums_avx512(const float *x, const float *y, const float *dy, s
 		}
 		for (size_t j = c16; j < c; j++) {
 			size_t i = r * c + j;
-			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float m = scale ? x[i] * scale[j] : 0.0f;
+			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
 			float d = x[i] - mean[j], xh = d * inv_std[j], gx = g * xh;
 			sum_g[j] += g;
 			sum_gxh[j] += gx;
@@ -227,7 +232,8 @@ void mli__bn_grad_sums_avx512(const float *x, const float *y, const float *dy, s
 	}
 }
 
-void mli__bn_grad_dx_avx512(const float *x, const float *y, const float *dy, float *dx,
+void mli__bn_grad_dx_avx512(const float *x, const float *scale, const float *shift,
+			    const float *dy, float *dx,
 			    size_t rows, size_t c, const float *mean, const float *inv_std,
 			    const float *gamma, const float *mean_g, const float *mean_gxh)
 {
@@ -236,7 +242,7 @@ void mli__bn_grad_dx_avx512(const float *x, const float *y, const float *dy, flo
 	for (size_t r = 0; r < rows; r++) {
 		for (size_t j = 0; j < c16; j += 16) {
 			size_t i = r * c + j;
-			__m512 g = masked_grad(y, dy, i);
+			__m512 g = masked_grad(x, scale, shift, dy, i, j);
 			__m512 is = _mm512_loadu_ps(inv_std + j);
 			__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(mean + j)), is);
 			__m512 t = _mm512_mul_ps(xh, _mm512_loadu_ps(mean_gxh + j));
@@ -246,7 +252,8 @@ void mli__bn_grad_dx_avx512(const float *x, const float *y, const float *dy, flo
 		}
 		for (size_t j = c16; j < c; j++) {
 			size_t i = r * c + j;
-			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float m = scale ? x[i] * scale[j] : 0.0f;
+			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
 			float d = x[i] - mean[j], xh = d * inv_std[j];
 			float t = xh * mean_gxh[j], u = g - mean_g[j], k = gamma[j] * inv_std[j];
 			dx[i] = k * (u - t);
@@ -269,7 +276,10 @@ void mli__relu_grad_avx512(const float *y, const float *dy, float *dx, size_t n)
 	size_t i = 0;
 
 	for (; i + 16 <= n; i += 16)
-		_mm512_storeu_ps(dx + i, masked_grad(y, dy, i));
+		_mm512_storeu_ps(dx + i, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_loadu_ps(y + i),
+									      _mm512_setzero_ps(),
+									      _CMP_GT_OQ),
+							     _mm512_loadu_ps(dy + i)));
 	for (; i < n; i++)
 		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }

@@ -17,11 +17,13 @@
 				float *sumsq);                                              \
 	void mli__scale_shift_##isa(const float *x, float *y, size_t rows, size_t c,       \
 				    const float *scale, const float *shift, int relu);      \
-	void mli__bn_grad_sums_##isa(const float *x, const float *y, const float *dy,      \
-				     size_t rows, size_t c, const float *mean,             \
-				     const float *inv_std, float *sum_g, float *sum_gxh);  \
-	void mli__bn_grad_dx_##isa(const float *x, const float *y, const float *dy,        \
-				   float *dx, size_t rows, size_t c, const float *mean,    \
+	void mli__bn_grad_sums_##isa(const float *x, const float *scale, const float *shift,\
+				     const float *dy, size_t rows, size_t c,               \
+				     const float *mean, const float *inv_std,              \
+				     float *sum_g, float *sum_gxh);                        \
+	void mli__bn_grad_dx_##isa(const float *x, const float *scale, const float *shift,  \
+				   const float *dy, float *dx, size_t rows, size_t c,      \
+				   const float *mean,                                      \
 				   const float *inv_std, const float *gamma,               \
 				   const float *mean_g, const float *mean_gxh);            \
 	void mli__relu_##isa(const float *x, float *y, size_t n);                          \

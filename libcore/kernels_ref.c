@@ -48,7 +48,8 @@ void mli__scale_shift_ref(const float *x, float *y, size_t rows, size_t c, const
 		}
 }
 
-void mli__bn_grad_sums_ref(const float *x, const float *y, const float *dy, size_t rows, size_t c,
+void mli__bn_grad_sums_ref(const float *x, const float *scale, const float *shift,
+			   const float *dy, size_t rows, size_t c,
 			   const float *mean, const float *inv_std, float *sum_g, float *sum_gxh)
 {
 	for (size_t j = 0; j < c; j++)
@@ -56,21 +57,24 @@ void mli__bn_grad_sums_ref(const float *x, const float *y, const float *dy, size
 	for (size_t r = 0; r < rows; r++)
 		for (size_t j = 0; j < c; j++) {
 			size_t i = r * c + j;
-			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float m = scale ? x[i] * scale[j] : 0.0f;
+			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
 			float d = x[i] - mean[j], xh = d * inv_std[j], gx = g * xh;
 			sum_g[j] += g;
 			sum_gxh[j] += gx;
 		}
 }
 
-void mli__bn_grad_dx_ref(const float *x, const float *y, const float *dy, float *dx, size_t rows,
+void mli__bn_grad_dx_ref(const float *x, const float *scale, const float *shift,
+			 const float *dy, float *dx, size_t rows,
 			 size_t c, const float *mean, const float *inv_std, const float *gamma,
 			 const float *mean_g, const float *mean_gxh)
 {
 	for (size_t r = 0; r < rows; r++)
 		for (size_t j = 0; j < c; j++) {
 			size_t i = r * c + j;
-			float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+			float m = scale ? x[i] * scale[j] : 0.0f;
+			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
 			float d = x[i] - mean[j], xh = d * inv_std[j];
 			float t = xh * mean_gxh[j], u = g - mean_g[j], k = gamma[j] * inv_std[j];
 			dx[i] = k * (u - t);

@@ -89,10 +89,10 @@ static int work_space(struct mli_buffer *ws, struct mli_buffer *own, size_t byte
 }
 
 /* The work space of the training calls: sum (2c doubles) first, then
- * part (nblocks, 2, c) and two c-float arrays. */
+ * part (nblocks, 2, c) and four c-float arrays. */
 static size_t bn_ws_bytes(size_t nblocks, size_t c)
 {
-	return 2 * c * sizeof(double) + (nblocks + 2) * 2 * c * sizeof(float);
+	return 2 * c * sizeof(double) + (nblocks + 3) * 2 * c * sizeof(float);
 }
 
 /* Rows per share of an elementwise pass: whole multiples of a block, so
@@ -191,7 +191,7 @@ static void bn_grad_stats_body(const struct pass *p, size_t b, size_t e)
 	for (size_t blk = b; blk < e; blk++) {
 		float *s = p->part + blk * 2 * p->c;
 		size_t r0 = blk * BLOCK_ROWS, off = r0 * p->c;
-		p->kern->bn_grad_sums(p->x + off, p->relu ? p->y + off : NULL, p->dy + off,
+		p->kern->bn_grad_sums(p->x + off, p->scale, p->shift, p->dy + off,
 				      block_end(p, blk) - r0, p->c, p->mean, p->inv_std, s, s + p->c);
 	}
 }
@@ -204,18 +204,51 @@ static void bn_dx_body(const struct pass *p, size_t b, size_t e)
 
 	for (size_t r = b; r < e; r += step) {
 		size_t off = r * p->c, n = (r + step < e ? step : e - r);
-		p->kern->bn_grad_dx(p->x + off, p->relu ? p->y + off : NULL, p->dy + off,
-				    p->out + off, n, p->c, p->mean, p->inv_std, p->gamma,
-				    p->mean_g, p->mean_gxh);
+		p->kern->bn_grad_dx(p->x + off, p->scale, p->shift, p->dy + off, p->out + off, n,
+				    p->c, p->mean, p->inv_std, p->gamma, p->mean_g, p->mean_gxh);
 		if (p->res)
 			p->kern->add(p->out + off, p->res + off, p->out + off, n * p->c);
 	}
 }
 
+/* The scale and shift of the norm from the statistics a training forward
+ * pass saved: those of its output, up to the rounding of the saved
+ * inverse standard deviation. */
+static void saved_scale_shift(size_t c, const float *gamma, const float *beta, const float *mean,
+			      const float *inv_std, float *scale, float *shift)
+{
+	for (size_t j = 0; j < c; j++) {
+		double is = inv_std[j];
+		scale[j] = (float)(gamma[j] * is);
+		shift[j] = (float)(beta[j] - mean[j] * gamma[j] * is);
+	}
+}
+
+int mli_bn_remake(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
+		  const float *x, const float *gamma, const float *beta, const float *mean,
+		  const float *inv_std, int relu, float *y, struct mli_buffer *ws)
+{
+	struct mli_buffer own = { 0 };
+	float *scale;
+	void *w;
+	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .out = y, .relu = relu,
+			  .body = scale_shift_body };
+
+	if (work_space(ws, &own, 2 * c * sizeof *scale, &w) < 0)
+		return MLI_ENOMEM;
+	scale = w;
+	saved_scale_shift(c, gamma, beta, mean, inv_std, scale, scale + c);
+	p.scale = scale;
+	p.shift = scale + c;
+	run(pool, &p, rows, GRAIN_ROWS);
+	mli_buffer_free(&own);
+	return 0;
+}
+
 int mli_bn_backward_residual(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
-			     size_t c, const float *x, const float *y, const float *dy,
-			     const float *gamma, const float *mean, const float *inv_std,
-			     int relu, const float *res, float *dx, float *dgamma, float *dbeta,
+			     size_t c, const float *x, const float *dy, const float *gamma,
+			     const float *beta, const float *mean, const float *inv_std, int relu,
+			     const float *res, float *dx, float *dgamma, float *dbeta,
 			     struct mli_buffer *ws)
 {
 	size_t nblocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
@@ -223,9 +256,8 @@ int mli_bn_backward_residual(const struct mli_kernels *kern, struct mli_pool *po
 	float *part, *means;
 	double *sum;
 	void *w;
-	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .y = y, .dy = dy,
-			  .mean = mean, .inv_std = inv_std, .relu = relu,
-			  .body = bn_grad_stats_body };
+	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .dy = dy,
+			  .mean = mean, .inv_std = inv_std, .body = bn_grad_stats_body };
 	int rc;
 
 	if ((rc = work_space(ws, &own, bn_ws_bytes(nblocks, c), &w)) < 0)
@@ -233,6 +265,13 @@ int mli_bn_backward_residual(const struct mli_kernels *kern, struct mli_pool *po
 	sum = w;
 	part = (float *)(sum + 2 * c);
 	means = part + nblocks * 2 * c;
+	if (relu) {
+		/* The ReLU's mask, from x: the output is not read. */
+		float *scale = means + 2 * c;
+		saved_scale_shift(c, gamma, beta, mean, inv_std, scale, scale + c);
+		p.scale = scale;
+		p.shift = scale + c;
+	}
 	p.part = part;
 	run(pool, &p, nblocks, 1);
 	reduce_blocks(part, nblocks, c, sum);
@@ -256,12 +295,12 @@ fail:
 }
 
 int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
-		    const float *x, const float *y, const float *dy, const float *gamma,
+		    const float *x, const float *dy, const float *gamma, const float *beta,
 		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
 		    float *dbeta, struct mli_buffer *ws)
 {
-	return mli_bn_backward_residual(kern, pool, rows, c, x, y, dy, gamma, mean, inv_std, relu,
-					NULL, dx, dgamma, dbeta, ws);
+	return mli_bn_backward_residual(kern, pool, rows, c, x, dy, gamma, beta, mean, inv_std,
+					relu, NULL, dx, dgamma, dbeta, ws);
 }
 
 static void relu_body(const struct pass *p, size_t b, size_t e)

@@ -53,13 +53,22 @@ int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, 
 			 const float *mean, const float *var, float eps, int relu, float *y,
 			 struct mli_buffer *ws);
 
+/* y = relu(bn(x)) again (relu nonzero) or bn(x), from the statistics a
+ * training forward pass saved (mean, inv_std): the output that pass
+ * gave, up to the rounding of the saved inv_std. The backward pass of a
+ * network that keeps only x remakes it for the next layer's weight
+ * gradient. Returns 0 or MLI_ENOMEM. */
+int mli_bn_remake(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
+		  const float *x, const float *gamma, const float *beta, const float *mean,
+		  const float *inv_std, int relu, float *y, struct mli_buffer *ws);
+
 /* Batch norm backward (training statistics). Given x, the saved mean and
- * inv_std, and dy = dL/dy; when relu is nonzero, y is the forward output
- * and dy is taken as zero where y <= 0 (else y is unused and may be
- * NULL). Writes dx (rows, c) (may alias dy), dgamma (c), dbeta (c).
- * Returns 0 or MLI_ENOMEM. */
+ * inv_std, and dy = dL/dy; when relu is nonzero, dy is taken as zero
+ * where the ReLU gave zero, which is told from x (where mli_bn_remake's
+ * output is zero: the output itself is not read). Writes dx (rows, c)
+ * (may alias dy), dgamma (c), dbeta (c). Returns 0 or MLI_ENOMEM. */
 int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
-		    const float *x, const float *y, const float *dy, const float *gamma,
+		    const float *x, const float *dy, const float *gamma, const float *beta,
 		    const float *mean, const float *inv_std, int relu, float *dx, float *dgamma,
 		    float *dbeta, struct mli_buffer *ws);
 
@@ -67,9 +76,9 @@ int mli_bn_backward(const struct mli_kernels *kern, struct mli_pool *pool, size_
  * also feeds the shortcut, summed while each block of dx is in cache.
  * res may not alias dx. */
 int mli_bn_backward_residual(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
-			     size_t c, const float *x, const float *y, const float *dy,
-			     const float *gamma, const float *mean, const float *inv_std,
-			     int relu, const float *res, float *dx, float *dgamma, float *dbeta,
+			     size_t c, const float *x, const float *dy, const float *gamma,
+			     const float *beta, const float *mean, const float *inv_std, int relu,
+			     const float *res, float *dx, float *dgamma, float *dbeta,
 			     struct mli_buffer *ws);
 
 /* y[i] = max(x[i], 0); y may be x. */

@@ -55,7 +55,6 @@ struct mli_resnet_impl {
 	float *dfeat;               /* (batch, features) */
 	float *scratch;             /* (max act) projection output */
 	float *act;                 /* (max act) the batch-norm + ReLU output in use */
-	float *scale_shift;         /* (2 * max channels) for remaking it */
 	float *g[4];                /* (max act) gradient buffers */
 	/* An inference-only network's buffers instead of the per-block
 	 * arrays: io[0] and io[1] take turns as a block's input and output
@@ -310,7 +309,6 @@ static size_t carve(struct mli_resnet *net, float *base)
 	net->dlogits = take(base, &off, n * net->cfg.classes);
 	im->scratch = take(base, &off, maxact);
 	im->act = take(base, &off, maxact);
-	im->scale_shift = take(base, &off, 2 * (net->features > net->cfg.width ? net->features : net->cfg.width));
 	for (int i = 0; i < 4; i++)
 		im->g[i] = take(base, &off, maxact);
 	return off;
@@ -488,38 +486,13 @@ void mli_resnet_input_f32(struct mli_resnet *net, size_t n, const float *src)
 #define P(i) (net->params + net->param[(i)].offset)
 #define G(i) (net->grads + net->param[(i)].offset)
 
-struct remake_job {
-	const struct mli_kernels *kern;
-	size_t rows, c;
-	const float *x, *scale, *shift;
-	float *y;
-};
-
-static void remake_part(void *arg, int i, int n)
-{
-	const struct remake_job *j = arg;
-	size_t b, e;
-	mli_pool_split(j->rows, 16, i, n, &b, &e);
-	if (b < e)
-		j->kern->scale_shift(j->x + b * j->c, j->y + b * j->c, e - b, j->c, j->scale, j->shift,
-				     1);
-}
-
 /* y = relu(bn(x)) again, from the statistics the training forward pass
- * saved: the same scale and shift it used, up to the rounding of the
- * saved inverse standard deviation. */
-static void remake(struct mli_resnet *net, struct mli_pool *pool, const struct bn *bn,
-		   size_t rows, const float *x, float *y)
+ * saved. */
+static int remake(struct mli_resnet *net, struct mli_pool *pool, const struct bn *bn,
+		  size_t rows, const float *x, float *y)
 {
-	float *scale = net->impl->scale_shift, *shift = scale + bn->c;
-	const float *gamma = P(bn->gamma), *beta = P(bn->beta);
-	for (size_t j = 0; j < bn->c; j++) {
-		double is = bn->inv_std[j];
-		scale[j] = (float)(gamma[j] * is);
-		shift[j] = (float)(beta[j] - bn->bmean[j] * gamma[j] * is);
-	}
-	struct remake_job job = { net->impl->kern, rows, bn->c, x, scale, shift, y };
-	mli_pool_run(pool, remake_part, &job);
+	return mli_bn_remake(net->impl->kern, pool, rows, bn->c, x, P(bn->gamma), P(bn->beta),
+			     bn->bmean, bn->inv_std, 1, y, &net->impl->bn_ws);
 }
 
 static int bn_fwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, size_t rows,
@@ -555,11 +528,11 @@ static int bn_fwd_residual(struct mli_resnet *net, struct mli_pool *pool, struct
 
 /* dx = the batch norm's input gradient, plus res when not NULL. */
 static int bn_bwd(struct mli_resnet *net, struct mli_pool *pool, struct bn *bn, size_t rows,
-		  const float *x, const float *y, const float *dy, const float *res, float *dx)
+		  const float *x, const float *dy, const float *res, float *dx)
 {
-	return mli_bn_backward_residual(net->impl->kern, pool, rows, bn->c, x, y, dy, P(bn->gamma),
-					bn->bmean, bn->inv_std, 1, res, dx, G(bn->gamma),
-					G(bn->beta), &net->impl->bn_ws);
+	return mli_bn_backward_residual(net->impl->kern, pool, rows, bn->c, x, dy, P(bn->gamma),
+					P(bn->beta), bn->bmean, bn->inv_std, 1, res, dx,
+					G(bn->gamma), G(bn->beta), &net->impl->bn_ws);
 }
 
 static int conv_fwd(struct mli_resnet *net, struct mli_pool *pool, const struct conv *cv,
@@ -688,7 +661,7 @@ int mli_resnet_backward(struct mli_resnet *net, struct mli_pool *pool, size_t n)
 			    im->dfeat, G(wi), G(wi + 1)));
 	mli_avgpool_backward(pool, n, hw, c, im->dfeat, d);
 	const float *last = im->n_blocks ? im->blocks[im->n_blocks - 1].out : im->stem_out;
-	TRY(bn_bwd(net, pool, &im->bnf, n * hw, last, im->af, d, NULL, d));
+	TRY(bn_bwd(net, pool, &im->bnf, n * hw, last, d, NULL, d));
 	/* d holds dL/d(out) of the block being walked back. */
 	for (size_t b = im->n_blocks; b-- > 0;) {
 		struct block *bl = &im->blocks[b];
@@ -696,24 +669,24 @@ int mli_resnet_backward(struct mli_resnet *net, struct mli_pool *pool, size_t n)
 		if (bl->stage < im->freeze)
 			return 0;
 		float *a = im->act;
-		remake(net, pool, &bl->bn3, ro, bl->y2, a);
+		TRY(remake(net, pool, &bl->bn3, ro, bl->y2, a));
 		TRY(conv_bwd(net, pool, &bl->c3, n, a, d, t1));
-		TRY(bn_bwd(net, pool, &bl->bn3, ro, bl->y2, a, t1, NULL, t1));
-		remake(net, pool, &bl->bn2, ri, bl->y1, a);
+		TRY(bn_bwd(net, pool, &bl->bn3, ro, bl->y2, t1, NULL, t1));
+		TRY(remake(net, pool, &bl->bn2, ri, bl->y1, a));
 		TRY(conv_bwd(net, pool, &bl->c2, n, a, t1, t2));
-		TRY(bn_bwd(net, pool, &bl->bn2, ri, bl->y1, a, t2, NULL, t2));
+		TRY(bn_bwd(net, pool, &bl->bn2, ri, bl->y1, t2, NULL, t2));
 		/* The shortcut's gradient (d itself, or the projection's in
 		 * t1, now free) is added into the last batch norm's dx. */
 		const float *shortcut = d;
 		if (bl->proj) {
-			remake(net, pool, &bl->bn_s, ri, bl->x, a);
+			TRY(remake(net, pool, &bl->bn_s, ri, bl->x, a));
 			TRY(conv_bwd(net, pool, &bl->cs, n, a, d, t1));
-			TRY(bn_bwd(net, pool, &bl->bn_s, ri, bl->x, a, t1, NULL, t1));
+			TRY(bn_bwd(net, pool, &bl->bn_s, ri, bl->x, t1, NULL, t1));
 			shortcut = t1;
 		}
-		remake(net, pool, &bl->bn1, ri, bl->x, a);
+		TRY(remake(net, pool, &bl->bn1, ri, bl->x, a));
 		TRY(conv_bwd(net, pool, &bl->c1, n, a, t2, e));
-		TRY(bn_bwd(net, pool, &bl->bn1, ri, bl->x, a, e, shortcut, e));
+		TRY(bn_bwd(net, pool, &bl->bn1, ri, bl->x, e, shortcut, e));
 		float *swap = d;
 		d = e;
 		e = swap;

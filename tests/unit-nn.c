@@ -102,8 +102,8 @@ static void check_batch_norm(struct tap *tap, const struct mli_kernels *k)
 				ASSERT(close_to(rv[j], 0.9 * 2.0 + 0.1 * v / (ROWS - 1), 1e-6));
 				ASSERT(close_to(istd[j], 1 / sqrt(v / ROWS + 1e-3), 1e-6));
 			}
-		ASSERT_EQ(mli_bn_backward(k, pool, ROWS, C, x, y, g, gamma, mean, istd, relu, dx, dgamma,
-					  dbeta, relu ? &ws : NULL), 0);
+		ASSERT_EQ(mli_bn_backward(k, pool, ROWS, C, x, g, gamma, beta, mean, istd, relu, dx,
+					  dgamma, dbeta, relu ? &ws : NULL), 0);
 		for (size_t i = 0; i < ROWS * C; i += 7) {
 			double h = 1e-6, s = xd[i], lp, lm, want;
 			xd[i] = s + h;
@@ -178,8 +178,8 @@ static void test_batch_norm_is_bit_identical_across_thread_counts(struct tap *ta
 		ASSERT_EQ(mli_pool_create(&pool, t + 1), 0);
 		ASSERT_EQ(mli_bn_forward_train(k, pool, ROWS, C, x, gamma, beta, 1e-5f, 1, y, mean, istd,
 					       NULL, NULL, 0, NULL), 0);
-		ASSERT_EQ(mli_bn_backward(k, pool, ROWS, C, x, y, g, gamma, mean, istd, 1, out[t],
-					  dgam[t], dbet[t], NULL), 0);
+		ASSERT_EQ(mli_bn_backward_residual(k, pool, ROWS, C, x, g, gamma, beta, mean, istd, 1,
+						   x, out[t], dgam[t], dbet[t], NULL), 0);
 		mli_pool_destroy(pool);
 		free(y);
 	}
@@ -192,6 +192,52 @@ static void test_batch_norm_is_bit_identical_across_thread_counts(struct tap *ta
 		free(out[t]);
 	free(x);
 	free(g);
+}
+
+/* The fused residual sums give the bits of a separate mli_add, and
+ * mli_bn_remake gives the forward output again (up to the rounding of
+ * the saved inverse standard deviation). */
+static void test_batch_norm_residual_sums_and_remake(struct tap *tap)
+{
+	const struct mli_kernels *k = mli_kernels_select();
+	enum { ROWS = 203, C = 21, N = ROWS * C };
+	static float x[N], res[N], xs[N], sum[N], y[N], y2[N], g[N], dx[N], dx2[N];
+	float gamma[C], beta[C], mean[C], istd[C], mean2[C], istd2[C], dgam[2][C], dbet[2][C];
+	struct mli_pool *pool;
+	struct mli_buffer ws = { 0 };
+
+	ASSERT_EQ(mli_pool_create(&pool, 2), 0);
+	fill(x, N, 30, 2.0, 0.1);
+	fill(res, N, 31, 1.0, 0.0);
+	fill(g, N, 32, 1.0, 0.0);
+	fill(gamma, C, 33, 0.5, 1.0);
+	fill(beta, C, 34, 0.5, 0.0);
+	memcpy(xs, x, sizeof x);
+	mli_add(k, pool, N, x, res, sum);
+	ASSERT_EQ(mli_bn_forward_train(k, pool, ROWS, C, sum, gamma, beta, 1e-5f, 1, y, mean, istd,
+				       NULL, NULL, 0, &ws), 0);
+	ASSERT_EQ(mli_bn_forward_train_residual(k, pool, ROWS, C, xs, res, gamma, beta, 1e-5f, 1, y2,
+						mean2, istd2, NULL, NULL, 0, &ws), 0);
+	ASSERT_MEM_EQ(xs, sum, sizeof sum);
+	ASSERT_MEM_EQ(y2, y, sizeof y);
+	ASSERT_MEM_EQ(mean2, mean, sizeof mean);
+	ASSERT_MEM_EQ(istd2, istd, sizeof istd);
+
+	ASSERT_EQ(mli_bn_remake(k, pool, ROWS, C, sum, gamma, beta, mean, istd, 1, y2, &ws), 0);
+	for (size_t i = 0; i < N; i++)
+		if (!close_to(y2[i], y[i], 1e-6))
+			TAP_FAIL("remade y[%zu] = %.9g, forward %.9g", i, y2[i], y[i]);
+
+	ASSERT_EQ(mli_bn_backward(k, pool, ROWS, C, sum, g, gamma, beta, mean, istd, 1, dx, dgam[0],
+				  dbet[0], &ws), 0);
+	mli_add(k, pool, N, dx, res, dx);
+	ASSERT_EQ(mli_bn_backward_residual(k, pool, ROWS, C, sum, g, gamma, beta, mean, istd, 1, res,
+					   dx2, dgam[1], dbet[1], &ws), 0);
+	ASSERT_MEM_EQ(dx2, dx, sizeof dx);
+	ASSERT_MEM_EQ(dgam[1], dgam[0], sizeof dgam[0]);
+	ASSERT_MEM_EQ(dbet[1], dbet[0], sizeof dbet[0]);
+	mli_buffer_free(&ws);
+	mli_pool_destroy(pool);
 }
 
 static void test_relu_add_and_average_pooling(struct tap *tap)
@@ -400,6 +446,7 @@ static void test_row_kernels_match_the_reference_bit_for_bit(struct tap *tap)
 	const struct mli_kernels *k = mli_kernels_select(), *r = mli_kernels_ref();
 	static const size_t cs[] = { 1, 5, 8, 13, 16, 37 };
 	float x[ROWS * MAXC], y[ROWS * MAXC], dy[ROWS * MAXC], a[ROWS * MAXC], b[ROWS * MAXC];
+	float gm[ROWS * MAXC];
 	float p1[MAXC], p2[MAXC], q1[MAXC], q2[MAXC], sc[MAXC], sh[MAXC], ga[MAXC];
 
 	fill(x, ROWS * MAXC, 20, 3.0, 0.0);
@@ -424,13 +471,23 @@ static void test_row_kernels_match_the_reference_bit_for_bit(struct tap *tap)
 			memcpy(y, x, n * sizeof *y);
 			k->scale_shift(y, y, ROWS, c, sc, sh, relu);
 			ASSERT_MEM_EQ(y, b, n * sizeof *y);
-			k->bn_grad_sums(x, relu ? a : NULL, dy, ROWS, c, sh, sc, p1, p2);
-			r->bn_grad_sums(x, relu ? a : NULL, dy, ROWS, c, sh, sc, q1, q2);
+			/* The ReLU's mask told from x is the one of scale_shift's
+			 * output (b): the same sums as dy zeroed there by hand. */
+			const float *msc = relu ? sc : NULL;
+			for (size_t i = 0; i < n; i++)
+				gm[i] = relu && !(b[i] > 0.0f) ? 0.0f : dy[i];
+			k->bn_grad_sums(x, msc, sh, dy, ROWS, c, sh, sc, p1, p2);
+			r->bn_grad_sums(x, msc, sh, dy, ROWS, c, sh, sc, q1, q2);
 			ASSERT_MEM_EQ(p1, q1, c * sizeof *p1);
 			ASSERT_MEM_EQ(p2, q2, c * sizeof *p2);
-			k->bn_grad_dx(x, relu ? a : NULL, dy, y, ROWS, c, sh, sc, ga, p1, p2);
-			r->bn_grad_dx(x, relu ? a : NULL, dy, b, ROWS, c, sh, sc, ga, p1, p2);
-			ASSERT_MEM_EQ(y, b, n * sizeof *y);
+			r->bn_grad_sums(x, NULL, NULL, gm, ROWS, c, sh, sc, q1, q2);
+			ASSERT_MEM_EQ(p1, q1, c * sizeof *p1);
+			ASSERT_MEM_EQ(p2, q2, c * sizeof *p2);
+			k->bn_grad_dx(x, msc, sh, dy, y, ROWS, c, sh, sc, ga, p1, p2);
+			r->bn_grad_dx(x, msc, sh, dy, a, ROWS, c, sh, sc, ga, p1, p2);
+			ASSERT_MEM_EQ(y, a, n * sizeof *y);
+			r->bn_grad_dx(x, NULL, NULL, gm, a, ROWS, c, sh, sc, ga, p1, p2);
+			ASSERT_MEM_EQ(y, a, n * sizeof *y);
 		}
 		k->relu(x, a, n);
 		r->relu(x, b, n);
@@ -456,6 +513,7 @@ int main(void)
 			RUN(test_row_kernels_match_the_reference_bit_for_bit);
 			RUN(test_batch_norm_forward_and_backward);
 			RUN(test_batch_norm_is_bit_identical_across_thread_counts);
+			RUN(test_batch_norm_residual_sums_and_remake);
 			RUN(test_relu_add_and_average_pooling);
 			RUN(test_fully_connected_forward_and_backward);
 		}
