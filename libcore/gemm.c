@@ -326,7 +326,7 @@ size_t mli_sgemm_scratch_bytes(const struct mli_kernels *kern)
 static int run_gemm(struct gemm_job *j)
 {
 	const struct mli_kernels *kern = j->kern;
-	int rc;
+	int threads = mli_pool_threads(j->pool), rc;
 
 	if ((rc = mli_pool_reserve(j->pool, mli_sgemm_scratch_bytes(kern))) < 0)
 		return rc;
@@ -340,8 +340,22 @@ static int run_gemm(struct gemm_job *j)
 	 * 1024^3 +3..10%, 1568 x 2048 x 512 (s4's 1x1 at batch 32) +2..5%. */
 	j->split_rows = j->m / kern->sgemm_mr >= j->n / kern->sgemm_nr;
 	if (!j->pack_a && !j->load && j->m <= 2 * j->n &&
-	    j->n / kern->sgemm_nr >= 4 * (size_t)mli_pool_threads(j->pool))
+	    j->n / kern->sgemm_nr >= 4 * (size_t)threads)
 		j->split_rows = 0;
+	/* Unless one split leaves a thread clearly more tiles than the
+	 * other: C 64 x 64 (the backward-weights of s1's 64-channel 1x1
+	 * layer, k = 401,408) is 5 x 2 tiles, 6 for the busier thread split
+	 * by rows, 5 by columns. */
+	{
+		size_t ms = (j->m + kern->sgemm_mr - 1) / kern->sgemm_mr;
+		size_t ns = (j->n + kern->sgemm_nr - 1) / kern->sgemm_nr;
+		size_t t = (size_t)threads;
+		size_t by_rows = (ms + t - 1) / t * ns, by_cols = ms * ((ns + t - 1) / t);
+		if (10 * by_rows < 9 * by_cols)
+			j->split_rows = 1;
+		else if (10 * by_cols < 9 * by_rows)
+			j->split_rows = 0;
+	}
 	/* Below about a million multiply-adds, waking the workers costs
 	 * more than it saves; the result is the same either way. */
 	if ((double)j->m * (double)j->n * (double)j->k < 1e6)
