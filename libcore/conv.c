@@ -64,13 +64,19 @@ int mli_conv_shape_check(const struct mli_conv_shape *s)
 
 /* Whether s goes to Winograd F(2x2, 3x3): never with the reference
  * table (the direct convolution is the tests' oracle) or a table
- * without the transforms; otherwise where it measured faster, the same
- * for the three passes (see conv.h): 64 channels or more each side and
- * at least 2^26 of n * h * w * c * k (ResNet's 3x3 layers at batch 32
- * have 2^28.6). */
+ * without the transforms; otherwise as MLI_WINOGRAD says (conv.h), by
+ * default where it measured faster, the same for the three passes:
+ * 64 channels or more each side and at least 2^26 of n * h * w * c * k
+ * (ResNet's 3x3 layers at batch 32 have 2^28.6). */
 static int winograd_pays(const struct mli_kernels *kern, const struct mli_conv_shape *s)
 {
+	const char *want = getenv("MLI_WINOGRAD");
+
 	if (!kern->wino_in || strcmp(kern->name, "ref") == 0 || !mli_winograd_covers(s))
+		return 0;
+	if (want && strcmp(want, "on") == 0)
+		return 1;
+	if (want && strcmp(want, "off") == 0)
 		return 0;
 	return s->c >= 64 && s->k >= 64 &&
 	       (double)s->n * (double)(s->h * s->w) * (double)(s->c * s->k) >= 67108864.0;

@@ -32,6 +32,9 @@
  *     0.75-1.0x and stay below; 16@56 won 1.2-1.4x but is under the
  *     channel floor, which keeps the rule one of shape class. The
  *     reference table never takes it: it is the tests' oracle.
+ *     The environment variable MLI_WINOGRAD set to "on" sends every
+ *     3x3 stride-1 layer to it, "off" none (the direct products, as
+ *     the reference computes them); any other value, the rule above.
  *   - 1x1 stride 1: the activations are already the GEMM operand:
  *     forward (n*h*w, c) x (c, k); backward-data dy x wt^T;
  *     backward-weights x^T dy. Plain mli_sgemm, A read in place.
