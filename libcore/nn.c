@@ -160,10 +160,26 @@ int mli_bn_forward_train(const struct mli_kernels *kern, struct mli_pool *pool, 
 					     running_var, decay, ws);
 }
 
-int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
-			 size_t c, const float *x, const float *gamma, const float *beta,
-			 const float *mean, const float *var, float eps, int relu, float *y,
-			 struct mli_buffer *ws)
+/* The scale and shift of the norm from the statistics a training forward
+ * pass saved: those of its output, up to the rounding of the saved
+ * inverse standard deviation. */
+static void saved_scale_shift(size_t c, const float *gamma, const float *beta, const float *mean,
+			      const float *inv_std, float *scale, float *shift)
+{
+	for (size_t j = 0; j < c; j++) {
+		double is = inv_std[j];
+		scale[j] = (float)(gamma[j] * is);
+		shift[j] = (float)(beta[j] - mean[j] * gamma[j] * is);
+	}
+}
+
+/* y = x * scale + shift per channel (then ReLU), scale and shift from
+ * the running statistics (var, eps) or, when inv_std is not NULL, from
+ * those a training pass saved. */
+static int apply_norm(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+		      size_t c, const float *x, const float *gamma, const float *beta,
+		      const float *mean, const float *var, float eps, const float *inv_std,
+		      int relu, float *y, struct mli_buffer *ws)
 {
 	struct mli_buffer own = { 0 };
 	float *scale;
@@ -174,16 +190,27 @@ int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, 
 	if (work_space(ws, &own, 2 * c * sizeof *scale, &w) < 0)
 		return MLI_ENOMEM;
 	scale = w;
-	for (size_t j = 0; j < c; j++) {
-		double is = 1.0 / sqrt((double)var[j] + (double)eps);
-		scale[j] = (float)(gamma[j] * is);
-		scale[c + j] = (float)(beta[j] - mean[j] * gamma[j] * is);
-	}
+	if (inv_std)
+		saved_scale_shift(c, gamma, beta, mean, inv_std, scale, scale + c);
+	else
+		for (size_t j = 0; j < c; j++) {
+			double is = 1.0 / sqrt((double)var[j] + (double)eps);
+			scale[j] = (float)(gamma[j] * is);
+			scale[c + j] = (float)(beta[j] - mean[j] * gamma[j] * is);
+		}
 	p.scale = scale;
 	p.shift = scale + c;
 	run(pool, &p, rows, GRAIN_ROWS);
 	mli_buffer_free(&own);
 	return 0;
+}
+
+int mli_bn_forward_infer(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
+			 size_t c, const float *x, const float *gamma, const float *beta,
+			 const float *mean, const float *var, float eps, int relu, float *y,
+			 struct mli_buffer *ws)
+{
+	return apply_norm(kern, pool, rows, c, x, gamma, beta, mean, var, eps, NULL, relu, y, ws);
 }
 
 static void bn_grad_stats_body(const struct pass *p, size_t b, size_t e)
@@ -211,38 +238,11 @@ static void bn_dx_body(const struct pass *p, size_t b, size_t e)
 	}
 }
 
-/* The scale and shift of the norm from the statistics a training forward
- * pass saved: those of its output, up to the rounding of the saved
- * inverse standard deviation. */
-static void saved_scale_shift(size_t c, const float *gamma, const float *beta, const float *mean,
-			      const float *inv_std, float *scale, float *shift)
-{
-	for (size_t j = 0; j < c; j++) {
-		double is = inv_std[j];
-		scale[j] = (float)(gamma[j] * is);
-		shift[j] = (float)(beta[j] - mean[j] * gamma[j] * is);
-	}
-}
-
 int mli_bn_remake(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows, size_t c,
 		  const float *x, const float *gamma, const float *beta, const float *mean,
 		  const float *inv_std, int relu, float *y, struct mli_buffer *ws)
 {
-	struct mli_buffer own = { 0 };
-	float *scale;
-	void *w;
-	struct pass p = { .kern = kern, .rows = rows, .c = c, .x = x, .out = y, .relu = relu,
-			  .body = scale_shift_body };
-
-	if (work_space(ws, &own, 2 * c * sizeof *scale, &w) < 0)
-		return MLI_ENOMEM;
-	scale = w;
-	saved_scale_shift(c, gamma, beta, mean, inv_std, scale, scale + c);
-	p.scale = scale;
-	p.shift = scale + c;
-	run(pool, &p, rows, GRAIN_ROWS);
-	mli_buffer_free(&own);
-	return 0;
+	return apply_norm(kern, pool, rows, c, x, gamma, beta, mean, NULL, 0, inv_std, relu, y, ws);
 }
 
 int mli_bn_backward_residual(const struct mli_kernels *kern, struct mli_pool *pool, size_t rows,
