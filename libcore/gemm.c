@@ -96,8 +96,9 @@ static void pack_a(float *dst, const struct gemm_job *j, size_t i0, size_t mc, s
 		const float *src = j->a + (i0 + is) * j->a_rs + p0 * j->a_cs;
 		if (j->a_cs == 1 && rows == mr) {
 			transpose_rows(dst, src, j->a_rs, mr, kc);
-			for (size_t i = 0; i < kc * mr; i++)
-				dst[i] *= j->alpha;
+			if (j->alpha != 1.0f)
+				for (size_t i = 0; i < kc * mr; i++)
+					dst[i] *= j->alpha;
 		} else if (j->a_rs == 1 && rows == mr) {
 			for (size_t p = 0; p < kc; p++)
 				for (size_t r = 0; r < mr; r++)
@@ -169,22 +170,29 @@ static void prefetch_strip(const float *a, size_t rs, size_t cs, size_t mr, size
 }
 
 /* Whether C = op(A) op(B) is better computed as its transpose, C^T =
- * op(B)^T op(A)^T: when m is small (the classifier's batch of 32 against
- * thousands of columns) and n large. Then a strip of MR rows leaves most
- * of its last tile empty (32 rows fill 32 of 42), every packed B strip
+ * op(B)^T op(A)^T: when m is small against n (the classifier's batch of
+ * 32 against thousands of columns; the backward-weights of a 1x1 layer
+ * that widens the channels 4x). Then a strip of MR rows leaves part of
+ * its last tile empty (32 rows fill 32 of 42), every packed B strip
  * serves only ceil(m / MR) tiles, and with trans_b the B pack gathers
- * B's columns element by element; transposed, m becomes the n of the
- * product, one NR strip of 32 packed once per KC block, and op(B)^T is
- * read in place (trans_b) or packed row after row. Measured on one Zen 5
- * core, in CPU time, m 8..96 against n 1000..11166 and k 1000..11166:
- * with trans_b 1.1-3x faster at every m (32 x 2048 x 11166: 60 -> 190
- * GF/s); without it, when op(B)^T must be packed, 1.05-1.3x faster from
- * m 16 on and 10% slower at m <= 14 (one full strip already). The
- * convolutions' backward-weights with 64 channels (m 64, n 256, k the
- * batch's pixels) came out the same either way. */
+ * B's columns; transposed, m becomes the n of the product, a few NR
+ * strips packed once per KC block, and op(B)^T is read in place by the
+ * micro-kernel (row-major with trans_b, else transposed, with the
+ * kernel's prefetch 64 floats ahead). Measured on one Zen 5 core, in
+ * CPU time: 32 x 2048 x 11166 60 -> 190 GF/s, 32 x 11166 x 2048 88 ->
+ * 227, m 8..14 against 11166 columns 1.3-1.7x, 128 x 11166 x 2048 170 ->
+ * 230, 256 x 2048 x 2048 200 -> 223, backward-weights 128 x 512 x 25088
+ * 168 -> 205 and 256 x 1024 x 6272 203 -> 216, 64 x 256 x 100352 the
+ * same. Up to m = 8 NR (256 for the AVX-512 tile; larger m untried),
+ * but 4 NR for the 6-row AVX2 tile without trans_b: reading op(B)^T in
+ * place transposed, a new row (a new page) every 6 FMAs instead of 14,
+ * its m 96..128 lost 7-20% (m <= 64 the same either way; with trans_b
+ * 128 x 2048 x 2048 gained 30%). */
 static int want_transposed(const struct mli_kernels *kern, int trans_b, size_t m, size_t n)
 {
-	return m <= 3 * kern->sgemm_nr && n >= 4 * m && (trans_b || m > kern->sgemm_mr);
+	size_t strips = trans_b || kern->sgemm_mr >= 14 ? 8 : 4;
+
+	return m <= strips * kern->sgemm_nr && n >= 4 * m;
 }
 
 /* Whether mr rows lda floats apart fall into so few sets of a 64-set
@@ -450,11 +458,13 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 	 * of A at every k step: that wins while rows are short (lda 64..256:
 	 * +25%) and loses once each row is a new page or so (lda >= 1024:
 	 * -30%), so A is packed from lda 512 on, and to fold in alpha;
-	 * except when C has at most 3 NR strips (a transposed classifier
-	 * product: 32 wide), where each packed strip would serve only that
+	 * except when C has at most 8 NR strips (a transposed product, see
+	 * want_transposed), where each packed strip would serve only that
 	 * many tiles: the pack then waited on memory as long as the multiply
 	 * took, and in place 32 x 11166 x 2048 ran 1.3x faster (115 -> 150
-	 * GF/s on one core).
+	 * GF/s on one core; 227 with the micro-kernels' prefetch of A, with
+	 * which packing and reading in place now come out the same on the
+	 * transposed-A squares and backward-weights shapes).
 	 * Row-major A whose 14 rows fall into one L1 set (lda a multiple of
 	 * 1024 floats) costs the micro-kernel 5% (250 against 263 GF/s, A
 	 * and B in L2). Packing such A (a transpose) when n >= 128 gained
@@ -464,7 +474,7 @@ int mli_sgemm(const struct mli_kernels *kern, struct mli_pool *pool,
 	 * 1-3% on those squares but still lost 2-5% on the convolutions
 	 * (n 256, 512), so it is done from n 1024 on (one core, CPU time,
 	 * 2026-11-26). */
-	j.pack_a = alpha != 1.0f || (trans_a && lda >= 512 && n > 3 * kern->sgemm_nr);
+	j.pack_a = alpha != 1.0f || (trans_a && lda >= 512 && n > 8 * kern->sgemm_nr);
 	j.copy_a = !j.pack_a && !trans_a && n >= 1024 && rows_crowd_l1(lda, kern->sgemm_mr);
 	return run_gemm(&j);
 }

@@ -141,10 +141,10 @@ static void test_sgemm_matches_double_precision(struct tap *tap)
 		{ 14, 32, 1 }, { 15, 33, 513 }, { 29, 65, 1030 }, { 120, 40, 20 },
 		/* Small m against a wide C, which gemm.c computes as C^T
 		 * (transposed tile stores): the classifier's batch of 32, m
-		 * below one row strip (transposed with trans_b only), m at the
-		 * limit of 3 NR strips, odd n, k over KC. */
+		 * below one row strip, a single row, m between 3 and 8 NR
+		 * strips (256 for the AVX-512 tile), odd n, k over KC. */
 		{ 32, 1000, 70 }, { 3, 100, 9 }, { 13, 301, 50 }, { 96, 385, 33 },
-		{ 17, 1100, 530 },
+		{ 17, 1100, 530 }, { 1, 40, 7 }, { 150, 601, 45 }, { 256, 1024, 19 },
 		/* Row-major A whose rows fall in one L1 set (lda 1024 floats). */
 		{ 100, 130, 1021 },
 	};
