@@ -3,12 +3,19 @@
  * A call publishes (fn, arg) and bumps a generation counter; each worker
  * spins briefly on the counter (kernels are called back to back, and a
  * futex wake-up costs more than a small GEMM), then sleeps on a
- * condition variable. The caller does share 0 itself and then waits for
- * the pending count to reach zero. */
+ * condition variable. The shares are claimed from a counter tagged with
+ * the call's generation, by the caller as well as the workers: when
+ * another process holds the CPU a worker would run on, the caller takes
+ * that worker's share over instead of spinning until the scheduler
+ * gives the worker a time slice (two such processes on two CPUs had
+ * made every call wait that long). Which share does which part of the
+ * work is fixed by its index alone, so the results stay the same. The
+ * caller returns when every share is done. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -23,17 +30,13 @@ struct mli_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_uint gen;          /* bumped once per call (and at stop) */
-	atomic_int pending;       /* workers still running this call */
+	_Atomic uint64_t claim;   /* the call's generation << 32 | next share */
+	atomic_int done;          /* shares of this call finished */
 	int stop;                 /* under mu */
 	void **scratch;           /* (n) per-thread buffers */
 	size_t scratch_bytes;     /* each buffer's size */
 	mli_pool_fn *fn;          /* this call's task, published before gen */
 	void *arg;
-};
-
-struct worker_start {
-	struct mli_pool *pool;
-	int index;
 };
 
 static inline void cpu_relax(void)
@@ -43,14 +46,29 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Claims and runs shares of call g until none is left. A thread that
+ * comes late (the call over, another begun) finds another generation in
+ * the claim and runs nothing. */
+static void run_shares(struct mli_pool *pool, unsigned g)
+{
+	uint64_t c = atomic_load_explicit(&pool->claim, memory_order_acquire);
+
+	while ((unsigned)(c >> 32) == g && (uint32_t)c < (uint32_t)pool->n) {
+		if (!atomic_compare_exchange_weak_explicit(&pool->claim, &c, c + 1,
+							   memory_order_acq_rel,
+							   memory_order_acquire))
+			continue;
+		pool->fn(pool->arg, (int)(uint32_t)c, pool->n);
+		atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+		c = atomic_load_explicit(&pool->claim, memory_order_acquire);
+	}
+}
+
 static void *worker_main(void *p)
 {
-	struct worker_start *ws = p;
-	struct mli_pool *pool = ws->pool;
-	int index = ws->index;
+	struct mli_pool *pool = p;
 	unsigned seen = 0;
 
-	free(ws);
 	for (;;) {
 		unsigned g = seen;
 		for (int s = 0; s < SPIN_ROUNDS; s++) {
@@ -72,8 +90,7 @@ static void *worker_main(void *p)
 		pthread_mutex_unlock(&pool->mu);
 		if (stop)
 			return NULL;
-		pool->fn(pool->arg, index, pool->n);
-		atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+		run_shares(pool, g);
 	}
 }
 
@@ -108,24 +125,17 @@ int mli_pool_create(struct mli_pool **out, int nthreads)
 		return MLI_ENOMEM;
 	pool->n = nthreads;
 	atomic_init(&pool->gen, 0);
-	atomic_init(&pool->pending, 0);
+	atomic_init(&pool->claim, 0);
+	atomic_init(&pool->done, 0);
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_cond_init(&pool->cv, NULL);
 	pool->workers = calloc((size_t)nthreads, sizeof *pool->workers);
 	pool->scratch = calloc((size_t)nthreads, sizeof *pool->scratch);
 	if (!pool->workers || !pool->scratch)
 		goto fail;
-	for (started = 0; started < nthreads - 1; started++) {
-		struct worker_start *ws = malloc(sizeof *ws);
-		if (!ws)
+	for (started = 0; started < nthreads - 1; started++)
+		if (pthread_create(&pool->workers[started], NULL, worker_main, pool) != 0)
 			goto fail;
-		ws->pool = pool;
-		ws->index = started + 1;
-		if (pthread_create(&pool->workers[started], NULL, worker_main, ws) != 0) {
-			free(ws);
-			goto fail;
-		}
-	}
 	*out = pool;
 	return 0;
 fail:
@@ -145,15 +155,19 @@ void mli_pool_run(struct mli_pool *pool, mli_pool_fn *fn, void *arg)
 		fn(arg, 0, 1);
 		return;
 	}
+	/* Only this thread writes gen, so it can tell the next value. */
+	unsigned g = atomic_load_explicit(&pool->gen, memory_order_relaxed) + 1;
+
 	pool->fn = fn;
 	pool->arg = arg;
-	atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_relaxed);
+	atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+	atomic_store_explicit(&pool->claim, (uint64_t)g << 32, memory_order_release);
 	pthread_mutex_lock(&pool->mu);
-	atomic_fetch_add_explicit(&pool->gen, 1, memory_order_release);
+	atomic_store_explicit(&pool->gen, g, memory_order_release);
 	pthread_cond_broadcast(&pool->cv);
 	pthread_mutex_unlock(&pool->mu);
-	fn(arg, 0, pool->n);
-	for (long s = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) != 0; s++) {
+	run_shares(pool, g);
+	for (long s = 0; atomic_load_explicit(&pool->done, memory_order_acquire) != pool->n; s++) {
 		if (s < SPIN_ROUNDS)
 			cpu_relax();
 		else

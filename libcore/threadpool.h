@@ -2,13 +2,16 @@
  *
  * The pool is created once by a program (with the thread count from
  * --threads or MLI_THREADS) and passed to every kernel that threads. A
- * call to mli_pool_run() runs fn(arg, i, n) for i = 0..n-1, where n is
- * the pool's thread count, each index on its own thread (index 0 on the
- * calling thread), and returns when all have finished. Which part of the
- * work an index does is decided by the caller from i and n alone, never
- * by who finishes first: that is what makes a kernel's result
- * bit-reproducible at a given thread count. No thread is created per
- * call; idle workers sleep on a condition variable. */
+ * call to mli_pool_run() runs fn(arg, i, n) once for each i = 0..n-1,
+ * where n is the pool's thread count, and returns when all have
+ * finished. The shares run at once on the pool's threads, the caller's
+ * included, each taken by the first thread free to take it (so a share
+ * whose worker is kept off the CPU by another process is run by the
+ * caller instead of waited for); never two at once on one thread. Which
+ * part of the work an index does is decided by the caller from i and n
+ * alone, never by who finishes first: that is what makes a kernel's
+ * result bit-reproducible at a given thread count. No thread is created
+ * per call; idle workers sleep on a condition variable. */
 #ifndef MLI_THREADPOOL_H
 #define MLI_THREADPOOL_H
 
@@ -44,7 +47,8 @@ void mli_pool_run(struct mli_pool *pool, mli_pool_fn *fn, void *arg);
  * Returns 0 or MLI_ENOMEM. */
 int mli_pool_reserve(struct mli_pool *pool, size_t bytes);
 
-/* Thread i's scratch buffer, as sized by the last mli_pool_reserve. */
+/* Share i's scratch buffer, as sized by the last mli_pool_reserve (the
+ * thread running share i has it to itself). */
 void *mli_pool_scratch(struct mli_pool *pool, int i);
 
 /* Stops and joins the workers and frees the pool. NULL is a no-op. */
