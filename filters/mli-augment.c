@@ -423,10 +423,11 @@ static void read_chunk(struct run *r, struct chunk *ch, int wait)
 	}
 }
 
-/* One step of the pipeline on the pool: thread 0 writes the chunk before
- * and reads the next into its place, then joins the others on the current
- * chunk, whose jobs are taken by an atomic counter (which decides only who
- * works on a job, never its result). */
+/* One step of the pipeline on the pool: share 0 (on whichever thread
+ * takes it) writes the chunk before and reads the next into its place,
+ * then joins the others on the current chunk, whose jobs are taken by an
+ * atomic counter (which decides only who works on a job, never its
+ * result). */
 struct step {
 	struct run *r;
 	struct chunk *work, *io;
@@ -460,7 +461,7 @@ static int augment_input(void *ctx, const char *name, int fd)
 		fprintf(stderr, "%s: %s: %s\n", prog, name, mli_strerror(MLI_ENOMEM));
 		exit(PROGRAM_EXIT_FAILURE);
 	}
-	/* Records done go out before a wait for more input (thread 0 both
+	/* Records done go out before a wait for more input (share 0 both
 	 * reads and writes). */
 	mli_reader_on_wait(r->rd, mli_writer_flush_hook, r->w);
 	r->name = name;
