@@ -173,10 +173,8 @@ void mli__scale_shift_avx2(const float *x, float *y, size_t rows, size_t c, cons
 			 * as the reference's !(v > 0) does. */
 			_mm256_storeu_ps(yr + j, relu ? _mm256_max_ps(v, zero) : v);
 		}
-		for (size_t j = c8; j < c; j++) {
-			float m = xr[j] * scale[j], v = m + shift[j];
-			yr[j] = relu && !(v > 0.0f) ? 0.0f : v;
-		}
+		for (size_t j = c8; j < c; j++)
+			yr[j] = mli__scale_shift1(xr[j], scale[j], shift[j], relu);
 	}
 }
 
@@ -213,8 +211,7 @@ void mli__bn_grad_sums_avx2(const float *x, const float *scale, const float *shi
 		}
 		for (size_t j = c8; j < c; j++) {
 			size_t i = r * c + j;
-			float m = scale ? x[i] * scale[j] : 0.0f;
-			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
+			float g = mli__masked_grad1(x[i], scale, shift, j, dy[i]);
 			float d = x[i] - mean[j], xh = d * inv_std[j], gx = g * xh;
 			sum_g[j] += g;
 			sum_gxh[j] += gx;
@@ -242,8 +239,7 @@ void mli__bn_grad_dx_avx2(const float *x, const float *scale, const float *shift
 		}
 		for (size_t j = c8; j < c; j++) {
 			size_t i = r * c + j;
-			float m = scale ? x[i] * scale[j] : 0.0f;
-			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
+			float g = mli__masked_grad1(x[i], scale, shift, j, dy[i]);
 			float d = x[i] - mean[j], xh = d * inv_std[j];
 			float t = xh * mean_gxh[j], u = g - mean_g[j], k = gamma[j] * inv_std[j];
 			dx[i] = k * (u - t);

@@ -8,6 +8,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The scalar tails of the row kernels, one copy for every table, so that
+ * each rounds as the others do. One channel's norm: x * scale + shift as
+ * a product, then a sum (no fused multiply-add), then ReLU when relu
+ * (NaN and -0 give +0, as the vector max(v, 0) does). */
+static inline float mli__scale_shift1(float x, float scale, float shift, int relu)
+{
+	float m = x * scale, v = m + shift;
+	return relu && !(v > 0.0f) ? 0.0f : v;
+}
+
+/* dy, or 0 where the ReLU after the norm gave 0 when scale is not NULL
+ * (channel j). */
+static inline float mli__masked_grad1(float x, const float *scale, const float *shift, size_t j,
+				      float dy)
+{
+	return scale && !(mli__scale_shift1(x, scale[j], shift[j], 0) > 0.0f) ? 0.0f : dy;
+}
+
 #define MLI_KERNELS_DECLARE(isa)                                                            \
 	void mli__u8_to_f32_##isa(const uint8_t *src, float *dst, size_t n, float scale,   \
 				  float bias);                                              \

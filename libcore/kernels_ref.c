@@ -42,10 +42,8 @@ void mli__scale_shift_ref(const float *x, float *y, size_t rows, size_t c, const
 			  const float *shift, int relu)
 {
 	for (size_t r = 0; r < rows; r++)
-		for (size_t j = 0; j < c; j++) {
-			float m = x[r * c + j] * scale[j], v = m + shift[j];
-			y[r * c + j] = relu && !(v > 0.0f) ? 0.0f : v;
-		}
+		for (size_t j = 0; j < c; j++)
+			y[r * c + j] = mli__scale_shift1(x[r * c + j], scale[j], shift[j], relu);
 }
 
 void mli__bn_grad_sums_ref(const float *x, const float *scale, const float *shift,
@@ -57,8 +55,7 @@ void mli__bn_grad_sums_ref(const float *x, const float *scale, const float *shif
 	for (size_t r = 0; r < rows; r++)
 		for (size_t j = 0; j < c; j++) {
 			size_t i = r * c + j;
-			float m = scale ? x[i] * scale[j] : 0.0f;
-			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
+			float g = mli__masked_grad1(x[i], scale, shift, j, dy[i]);
 			float d = x[i] - mean[j], xh = d * inv_std[j], gx = g * xh;
 			sum_g[j] += g;
 			sum_gxh[j] += gx;
@@ -73,8 +70,7 @@ void mli__bn_grad_dx_ref(const float *x, const float *scale, const float *shift,
 	for (size_t r = 0; r < rows; r++)
 		for (size_t j = 0; j < c; j++) {
 			size_t i = r * c + j;
-			float m = scale ? x[i] * scale[j] : 0.0f;
-			float g = scale && !(m + shift[j] > 0.0f) ? 0.0f : dy[i];
+			float g = mli__masked_grad1(x[i], scale, shift, j, dy[i]);
 			float d = x[i] - mean[j], xh = d * inv_std[j];
 			float t = xh * mean_gxh[j], u = g - mean_g[j], k = gamma[j] * inv_std[j];
 			dx[i] = k * (u - t);
